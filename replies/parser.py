@@ -1,0 +1,408 @@
+"""The reply parser shared by every channel (回复解析).
+
+``parse_reply`` turns a hurried SMS or chat reply into an :class:`Intent`, or into a
+:class:`ParseError` precise enough for the answer template (R36: every inbound reply is
+answered, also when it cannot be understood). It is pure: no database, no I/O, and it
+never raises on any text.
+
+Grammar, on the normalised text (:func:`replies.normalize.normalize`)::
+
+    reply    := [address sep*] command [code] body
+    address  := code | short-number
+    code     := letters{1,3} digits{1,6}, optionally in brackets    "D17", "【d17】"
+    short-number := digits{1,3} ["号"]                                "2、", "3号"
+
+The command word at the start decides the kind ("进展 已完成排查" is progress, not
+completion). Unit commands may also name the code right after the command word when a
+separator follows it ("收到 D17"); supervisor commands must name it ("同意D17").
+"""
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum, StrEnum
+from zoneinfo import ZoneInfo
+
+from replies.dates import find_date
+from replies.normalize import normalize
+
+__all__ = [
+    "ERROR_CODES",
+    "MAX_CHARS",
+    "Intent",
+    "IntentKind",
+    "ParseError",
+    "Parsed",
+    "parse_reply",
+]
+
+MAX_CHARS = 2000
+"""Only this many leading characters of a reply are considered (bounds the work)."""
+
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class IntentKind(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    ACKNOWLEDGE_ALL = "acknowledge_all"
+    PROGRESS = "progress"
+    EXTENSION = "extension"
+    COMPLETION = "completion"
+    LIST = "list"
+    HELP = "help"
+    APPROVE = "approve"
+    RETURN = "return"
+    GRADE = "grade"
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: IntentKind
+    matter_code: str | None = None  # normalised: upper-case letters + digits, e.g. "D17"
+    short_number: int | None = None  # "2 收到" -> 2 (the person's short number for a matter)
+    text: str = ""  # body: report / summary / reason, signature stripped, trimmed
+    new_deadline: date | None = None  # extension only
+    grade: str | None = None  # "优秀" | "良好" | "合格" | "不合格"
+
+
+@dataclass(frozen=True)
+class ParseError:
+    code: str  # a key of ERROR_CODES
+    detail: str = ""  # the offending fragment, for the answer template
+
+
+Parsed = Intent | ParseError
+
+ERROR_CODES: dict[str, str] = {
+    "empty": "The reply is empty or only whitespace, punctuation, emoji or a signature.",
+    "unknown": "No command word was recognised; detail is the first 20 characters.",
+    "missing_text": "The command needs a body (report, summary, reason) but none was given.",
+    "missing_date": "An extension request (R17) names no new deadline.",
+    "bad_date": "The extension date names no calendar day (e.g. 2月30日); detail is the date.",
+    "past_date": "The extension date is before the day the reply was received.",
+    "missing_code": "A supervisor command (approve, return, grade) names no matter code.",
+    "bad_grade": "The grade is not 优秀/良好/合格/不合格 (excellent/good/pass/fail).",
+    "code_with_bulk": "全部收到 (acknowledge all) was sent with a matter code or short number.",
+    "multiple_codes": "A supervisor command names more than one matter; detail is the second.",
+}
+
+
+def parse_reply(text: str, *, now: datetime, tz: ZoneInfo = _SHANGHAI) -> Intent | ParseError:
+    """Parse one reply received at ``now``; relative dates are read in ``tz``.
+
+    Raises ValueError only for a naive ``now`` (a caller bug, not a bad reply).
+    """
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    s = normalize(text[:MAX_CHARS])
+    if not s:
+        return ParseError("empty")
+    if s == "?":
+        return Intent(IntentKind.HELP)
+    return _parse(s, now.astimezone(tz).date())
+
+
+# --- lexical pieces -------------------------------------------------------------------
+
+# Characters that separate an address, a command word and a body.
+_SEP_CHARS = " :;,.、。!?~|/\\-—_\"'"
+_SEP = f"[{re.escape(_SEP_CHARS)}]"
+
+_CODE = r"[\[(]?(?P<code>[A-Za-z]{1,3}[0-9]{1,6})(?![0-9])[\])]?"
+_CODE_ADDRESS = re.compile(rf"{_CODE}{_SEP}*")
+_CODE_TOKEN = re.compile(_CODE)
+_NUMBER_ADDRESS = re.compile(rf"[\[(]?(?P<number>[0-9]{{1,3}})(?![0-9])[\])]? ?号?{_SEP}*")
+
+# Words that only acknowledge or thank; a body made of these carries no information.
+_ACK_WORDS = r"已?收到|收悉|知悉|已阅|好的|好|ok(?:ay)?|明白|知道|了解"
+_PARTICLES = r"[了啦的哈呢吧啊呀哦噢喔嗯滴嘞哒]"
+_THANKS = r"谢谢|多谢|感谢|谢了|辛苦|thanks|thankyou|thx"
+_FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGNORECASE)
+# What may follow a weak ack word: "好的收到", "好的谢谢", "好啊" — but not "好久不见".
+_WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
+
+_GRADE = re.compile(
+    r"(?:评为|为|:)? ?(?P<grade>不合格|合格|优秀|良好|excellent|good|pass|fail)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_ENGLISH_GRADES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
+
+
+class _Follow(Enum):
+    """What may follow a command word for the word to count."""
+
+    ANY = "any"  # 收到, 进展, 延期 …: anything
+    WEAK = "weak"  # 好, ok, 明白: only a separator, ack word, thanks or particle
+    ALONE = "alone"  # "1": only filler ("好久不见" is no ack, "1 2" no ack either)
+    VERB = "verb"  # 已完成: anything; without a separator the verb stays in the text
+
+
+@dataclass(frozen=True)
+class _Word:
+    pattern: re.Pattern[str]
+    kind: IntentKind
+    follow: _Follow = _Follow.ANY
+
+
+def _word(pattern: str, kind: IntentKind, follow: _Follow = _Follow.ANY) -> _Word:
+    return _Word(re.compile(pattern, re.IGNORECASE), kind, follow)
+
+
+def _slash(name: str) -> str:
+    """An English command, as typed with or without "/" (normalize strips the slash),
+    optionally with a Telegram bot suffix: /approve@dubanbot."""
+    return rf"{name}(?:@[A-Za-z0-9_]+)?(?![A-Za-z0-9_])"
+
+
+_K = IntentKind
+# Tried in order; the first word that matches at the start of the rest wins, so longer
+# words come before their prefixes (全部收到 before 收到, 已完成 before 完成).
+_WORDS = (
+    _word(r"已?(?:全部|全都|都|均)已?收到", _K.ACKNOWLEDGE_ALL),
+    _word(r"收到此项任务", _K.ACKNOWLEDGE),  # the R5/Q8 sentence; the rest is kept as text
+    _word(r"已?收到|已?收悉|已?知悉|已阅|知道了|明白了", _K.ACKNOWLEDGE),
+    _word(rf"好的|好滴|好嘞|好哒|好|明白|了解|{_slash('ok(?:ay)?')}", _K.ACKNOWLEDGE, _Follow.WEAK),
+    _word(r"1", _K.ACKNOWLEDGE, _Follow.ALONE),
+    _word(
+        r"(?:本周|本月)?(?:工作)?(?:进展|进度)(?:情况)?(?:汇报|反馈)?|(?:情况)?汇报|反馈|周报|月报",
+        _K.PROGRESS,
+    ),
+    _word(r"(?:申请)?延期(?:申请|办结|办理)?", _K.EXTENSION),
+    _word(r"(?:申请)?(?:办结|完结)(?:申请)?|已办结", _K.COMPLETION),
+    _word(r"(?:已经|已全部|已)?完成", _K.COMPLETION, _Follow.VERB),
+    _word(rf"(?:任务|事项)?列表|查询|{_slash('list')}", _K.LIST),
+    _word(rf"帮助|{_slash('help')}", _K.HELP),
+    _word(rf"同意|批准|{_slash('approve')}", _K.APPROVE),
+    _word(rf"退回|驳回|{_slash('return')}", _K.RETURN),
+    _word(rf"评定|评级|{_slash('grade')}", _K.GRADE),
+)
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A reply split into address, command word and body."""
+
+    source: str  # the whole normalised reply
+    code: str | None
+    number: int | None
+    word: _Word
+    word_text: str  # the command word as written
+    body: str
+
+
+def _parse(s: str, today: date) -> Intent | ParseError:
+    reply = _split(s)
+    if reply is None:
+        return _unknown(s)
+    return _HANDLERS[reply.word.kind](reply, today)
+
+
+def _split(s: str) -> _Reply | None:
+    """Find the address and the command word; None when no command word is found."""
+    m = _CODE_ADDRESS.match(s)
+    if m:
+        return _command(s, s[m.end() :], code=m["code"].upper())
+    m = _NUMBER_ADDRESS.match(s)
+    if m and int(m["number"]) > 0:
+        # A leading number is a short number only when a command follows it;
+        # otherwise the number is part of the reply itself (a bare "1" is an ack).
+        reply = _command(s, s[m.end() :], number=int(m["number"]))
+        if reply:
+            return reply
+    return _command(s, s)
+
+
+def _command(
+    source: str, rest: str, *, code: str | None = None, number: int | None = None
+) -> _Reply | None:
+    for word in _WORDS:
+        m = word.pattern.match(rest)
+        if m and _follows(word.follow, rest[m.end() :]):
+            return _Reply(source, code, number, word, m.group(), rest[m.end() :])
+    return None
+
+
+def _follows(follow: _Follow, body: str) -> bool:
+    if follow is _Follow.WEAK:
+        return not body or body[0] in _SEP_CHARS or bool(_WEAK_FOLLOWER.match(body))
+    if follow is _Follow.ALONE:
+        return _is_filler(body)
+    return True
+
+
+def _is_filler(body: str) -> bool:
+    """True when the body only acknowledges, thanks or decorates (emoji, punctuation)."""
+    core = "".join(ch for ch in body if unicodedata.category(ch)[0] not in "PSZ")
+    return _FILLER.fullmatch(core) is not None
+
+
+def _clean(text: str) -> str:
+    return text.strip(_SEP_CHARS)
+
+
+def _body_text(body: str) -> str:
+    """The body as Intent.text: trimmed, and empty when it is only filler."""
+    return "" if _is_filler(body) else _clean(body)
+
+
+def _matter_code(reply: _Reply, *, strict: bool) -> tuple[str | None, str]:
+    """The matter code and the body after it.
+
+    Without an address, the code may come right after the command word. For unit
+    commands (strict) it must then end at a separator or bracket, so that a body such
+    as "A3段已完工" is not mistaken for a code; supervisor commands accept "同意D17".
+    """
+    if reply.code:
+        return reply.code, reply.body
+    found = _code_at_start(reply.body, strict=strict)
+    return found if found else (None, reply.body)
+
+
+def _code_at_start(body: str, *, strict: bool) -> tuple[str, str] | None:
+    """A code token at the start of ``body`` (after separators) and the text after it."""
+    body = body.lstrip(_SEP_CHARS)
+    m = _CODE_TOKEN.match(body)
+    if m is None:
+        return None
+    after = body[m.end() :]
+    delimited = not after or after[0] in _SEP_CHARS or m.group().endswith(("]", ")"))
+    if strict and not delimited:
+        return None
+    return m["code"].upper(), after
+
+
+def _supervised_matter(reply: _Reply) -> tuple[str, str] | ParseError:
+    """The one matter a supervisor command acts on, and the body after its code.
+
+    "同意 D17 D18" is refused rather than approving D17 with "D18" as a comment.
+    """
+    code, body = _matter_code(reply, strict=False)
+    if code is None:
+        return ParseError("missing_code", reply.word_text)
+    second = _code_at_start(body, strict=True)
+    if second:
+        return ParseError("multiple_codes", second[0])
+    return code, body
+
+
+# --- one handler per kind --------------------------------------------------------------
+
+
+def _unknown(s: str) -> ParseError:
+    return ParseError("unknown", s[:20])
+
+
+def _acknowledge(reply: _Reply, today: date) -> Parsed:
+    code, body = _matter_code(reply, strict=True)
+    return Intent(_K.ACKNOWLEDGE, code, reply.number, _body_text(body))
+
+
+def _acknowledge_all(reply: _Reply, today: date) -> Parsed:
+    """全部收到 acknowledges every open matter; a code or number contradicts that."""
+    code, body = _matter_code(reply, strict=True)
+    if code or reply.number is not None:
+        return ParseError("code_with_bulk", code or str(reply.number))
+    return Intent(_K.ACKNOWLEDGE_ALL, text=_body_text(body))
+
+
+def _progress(reply: _Reply, today: date) -> Parsed:
+    code, body = _matter_code(reply, strict=True)
+    text = _body_text(body)
+    if not text:
+        return ParseError("missing_text", reply.word_text)
+    return Intent(_K.PROGRESS, code, reply.number, text)
+
+
+def _extension(reply: _Reply, today: date) -> Parsed:
+    """R17: a new deadline (today or later) and a reason/plan are both required."""
+    code, body = _matter_code(reply, strict=True)
+    found = find_date(body, today)
+    if found is None:
+        return ParseError("missing_date", reply.word_text)
+    if found.value is None:
+        return ParseError("bad_date", found.fragment)
+    if found.value < today:
+        return ParseError("past_date", found.fragment)
+    text = _body_text(_cut(body, found.start, found.end))
+    if not text:
+        return ParseError("missing_text", reply.word_text)
+    return Intent(_K.EXTENSION, code, reply.number, text, new_deadline=found.value)
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """Remove text[start:end] and the separators around it."""
+    before, after = _clean(text[:start]), _clean(text[end:])
+    return f"{before} {after}" if before and after else before or after
+
+
+def _completion(reply: _Reply, today: date) -> Parsed:
+    """R27: the completion application needs a summary."""
+    code, body = _matter_code(reply, strict=True)
+    text = _body_text(body)
+    if not text:
+        return ParseError("missing_text", reply.word_text)
+    if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
+        # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
+        text = reply.word_text + text
+    return Intent(_K.COMPLETION, code, reply.number, text)
+
+
+def _plain(reply: _Reply, today: date) -> Parsed:
+    """列表 / 帮助: optionally a code, nothing else ("帮助我们协调…" is no help request)."""
+    code, body = _matter_code(reply, strict=True)
+    if not _is_filler(body):
+        return _unknown(reply.source)
+    return Intent(reply.word.kind, code, reply.number)
+
+
+def _approve(reply: _Reply, today: date) -> Parsed:
+    matter = _supervised_matter(reply)
+    if isinstance(matter, ParseError):
+        return matter
+    code, body = matter
+    return Intent(_K.APPROVE, code, reply.number, _body_text(body))
+
+
+def _return(reply: _Reply, today: date) -> Parsed:
+    """R16: a return needs the reason the unit is told."""
+    matter = _supervised_matter(reply)
+    if isinstance(matter, ParseError):
+        return matter
+    code, body = matter
+    text = _body_text(body)
+    if not text:
+        return ParseError("missing_text", reply.word_text)
+    return Intent(_K.RETURN, code, reply.number, text)
+
+
+def _grade(reply: _Reply, today: date) -> Parsed:
+    """R29: one of the four grades; English names map to the Chinese ones."""
+    matter = _supervised_matter(reply)
+    if isinstance(matter, ParseError):
+        return matter
+    code, body = matter
+    body = body.lstrip(_SEP_CHARS)
+    m = _GRADE.match(body)
+    if m is None:
+        return ParseError("bad_grade", body.split(" ", 1)[0][:20])
+    grade = _ENGLISH_GRADES.get(m["grade"].lower(), m["grade"])
+    return Intent(_K.GRADE, code, reply.number, _body_text(body[m.end() :]), grade=grade)
+
+
+_HANDLERS: dict[IntentKind, Callable[[_Reply, date], Parsed]] = {
+    _K.ACKNOWLEDGE: _acknowledge,
+    _K.ACKNOWLEDGE_ALL: _acknowledge_all,
+    _K.PROGRESS: _progress,
+    _K.EXTENSION: _extension,
+    _K.COMPLETION: _completion,
+    _K.LIST: _plain,
+    _K.HELP: _plain,
+    _K.APPROVE: _approve,
+    _K.RETURN: _return,
+    _K.GRADE: _grade,
+}

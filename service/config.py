@@ -1,0 +1,131 @@
+"""Configuration from the environment (DUBAN_*) and an optional TOML file.
+
+An invalid setting stops start-up with one line that names it (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scheduler.policy import Board, BoardPolicy, Cadence, Policy, QuietHours, default_policies
+
+
+class ConfigError(Exception):
+    """A setting is invalid; the message names it."""
+
+
+class BoardOverride(BaseModel):
+    """Per-board policy overrides a deployment may set (R6, R18, R37)."""
+
+    model_config = {"extra": "forbid"}
+
+    working_days: bool | None = None
+    cadence: Cadence | None = None
+    month_end_remind_days: int | None = Field(default=None, ge=1, le=10)
+    ack_resend_hours: float | None = Field(default=None, ge=0)  # 0 switches R37 off
+
+    def apply(self, policy: BoardPolicy) -> BoardPolicy:
+        changes: dict[str, Any] = {
+            k: v for k, v in self.model_dump(exclude={"ack_resend_hours"}).items() if v is not None
+        }
+        if self.ack_resend_hours is not None:
+            changes["ack_resend_after"] = (
+                timedelta(hours=self.ack_resend_hours) if self.ack_resend_hours else None
+            )
+        return policy.with_overrides(changes)
+
+
+class SmsSettings(BaseModel):
+    model_config = {"extra": "allow"}  # each adapter validates its own section
+
+    provider: Literal["dev", "smpp", "aliyun", "twilio"] = "dev"
+    signature: str = "【督办】"
+
+
+class TelegramSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    token: str | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    api_base: str | None = None  # a local Bot API server
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    callback_secret: str = "change-me"  # signs inline-button data
+    fsm_storage: Literal["memory", "redis", "database"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    """Every setting; environment variables are DUBAN_<NAME> (nested: DUBAN_SMS__PROVIDER)."""
+
+    model_config = SettingsConfigDict(env_prefix="DUBAN_", env_nested_delimiter="__",
+                                      extra="forbid")
+
+    database_url: str = "sqlite://duban.sqlite3"
+    timezone: str = "Asia/Shanghai"
+    quiet_hours: str | None = None  # "22:00-07:00" (R35); off by default
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    claim_seconds: float = Field(default=60.0, gt=0)
+    instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
+    boards: dict[Board, BoardOverride] = Field(default_factory=dict)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    web_token: str | None = None  # bearer token of the web console's API
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def quiet_spec(cls, value: str | None) -> str | None:
+        if value:
+            QuietHours.parse(value)
+        return value or None
+
+    @field_validator("database_url")
+    @classmethod
+    def known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "asyncpg://", "psql://")):
+            raise ValueError("must start with sqlite:// or postgres://")
+        return value
+
+    def policy(self) -> Policy:
+        boards = default_policies()
+        for board, override in self.boards.items():
+            boards[board] = override.apply(boards[board])
+        quiet = QuietHours.parse(self.quiet_hours) if self.quiet_hours else None
+        return Policy(boards=boards, quiet_hours=quiet)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the TOML file (DUBAN_CONFIG or `path`), then the environment."""
+    path = path or os.environ.get("DUBAN_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+    try:
+        settings = Settings(**{**data, **overrides})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
+    return settings
