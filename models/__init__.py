@@ -14,18 +14,20 @@ from models.matter import (
 )
 from models.messages import (
     AuditEntry,
+    DevDelivery,
     InboundMessage,
     LinkCode,
     MessageEvent,
     MessageStatus,
     OutboundMessage,
+    ProviderId,
     ShortNumber,
 )
 from models.org import BoardInitiator, Person, Role, Unit
 
 __all__ = [
     "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ClockAction", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
-    "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "Role",
+    "ClockAction", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
+    "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList",
 ]

@@ -9,6 +9,7 @@ from tortoise.models import Model
 class MessageStatus(StrEnum):
     PENDING = "pending"  # a row, due at `due_at`
     CLAIMED = "claimed"  # a dispatcher holds it until `claim_until`
+    SENDING = "sending"  # handed to the channel; a crash here leaves the outcome unknown
     SUBMITTED = "submitted"  # the channel accepted it
     DELIVERED = "delivered"  # the receipt said so
     FAILED = "failed"  # permanent failure (failed over if possible)
@@ -121,3 +122,30 @@ class LinkCode(Model):
 
     class Meta:
         table = "link_code"
+
+
+class ProviderId(Model):
+    """A provider's id for (a segment of) an outbound message, to match receipts back."""
+
+    id = fields.IntField(primary_key=True)
+    message = fields.ForeignKeyField("models.OutboundMessage", related_name="provider_refs")
+    channel = fields.CharField(max_length=16)
+    provider_id = fields.CharField(max_length=128)
+
+    class Meta:
+        table = "provider_id"
+        unique_together = (("channel", "provider_id"),)
+
+
+class DevDelivery(Model):
+    """What the development channels "delivered": one row per outbound message, ever."""
+
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField(unique=True)
+    channel = fields.CharField(max_length=16)
+    address = fields.CharField(max_length=32)
+    text = fields.TextField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "dev_delivery"

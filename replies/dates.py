@@ -36,18 +36,7 @@ class DateMatch:
     value: date | None  # None: looks like a date but names no calendar day (2月30日)
 
 
-_CN_DIGITS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
+_CN_DIGITS = dict(zip("一二两三四五六七八九", (1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _WEEKDAYS = {**{ch: i for i, ch in enumerate("一二三四五六日")}, "天": 6}
 _WEEKDAYS.update({str(i + 1): i for i in range(7)})
 

@@ -124,7 +124,7 @@ _FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGN
 _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
 
 _GRADE = re.compile(
-    r"(?:评为|为|:)? ?(?P<grade>不合格|合格|优秀|良好|excellent|good|pass|fail)(?![A-Za-z])",
+    r"(?:评为|为)? ?(?P<grade>不合格|合格|优秀|良好|excellent|good|pass|fail)(?![A-Za-z])",
     re.IGNORECASE,
 )
 _ENGLISH_GRADES = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
@@ -161,7 +161,9 @@ _K = IntentKind
 # words come before their prefixes (全部收到 before 收到, 已完成 before 完成).
 _WORDS = (
     _word(r"已?(?:全部|全都|都|均)已?收到", _K.ACKNOWLEDGE_ALL),
-    _word(r"收到此项任务", _K.ACKNOWLEDGE),  # the R5/Q8 sentence; the rest is kept as text
+    # The R5/Q8 sentence "收到此项任务，经处室负责人批示，已安排XXX处理解决": the
+    # arrangement after the opening words is kept as text.
+    _word(r"已?收到(?:此项|此|该项|该)任务", _K.ACKNOWLEDGE),
     _word(r"已?收到|已?收悉|已?知悉|已阅|知道了|明白了", _K.ACKNOWLEDGE),
     _word(rf"好的|好滴|好嘞|好哒|好|明白|了解|{_slash('ok(?:ay)?')}", _K.ACKNOWLEDGE, _Follow.WEAK),
     _word(r"1", _K.ACKNOWLEDGE, _Follow.ALONE),

@@ -119,7 +119,8 @@ class MatterFacts:
     assigned_at: datetime | None = None
     explicit_deadline: datetime | None = None
     reports: tuple[Report, ...] = ()
-    completion_requested_at: datetime | None = None  # R8: pending application stops the chase
+    # R8: while a completion application is pending nothing is chased: (filed, returned)
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()
     closed_at: datetime | None = None
     continuing_since: datetime | None = None  # R18: extension approved
     continuing_until: datetime | None = None  # the extended deadline
@@ -537,9 +538,11 @@ def quarter_due_day(cal: WorkCalendar, year: int, quarter: int) -> date:
 
 
 def still_wanted(action: Action, f: MatterFacts) -> bool:
-    """R8: nothing after a completion application; nothing after closing (R30)."""
-    stops = [t for t in (f.completion_requested_at, f.closed_at) if t is not None]
-    return not stops or action.at < min(stops)
+    """R8: nothing while a completion application is pending; nothing after closing (R30)."""
+    if f.closed_at is not None and action.at >= f.closed_at:
+        return False
+    return not any(start <= action.at and (end is None or action.at < end)
+                   for start, end in f.pauses)
 
 
 # ---------------------------------------------------------------------------------------
@@ -596,7 +599,7 @@ def merge_urges(group: list[Action], end: datetime) -> Action:
 def year_end_lists(now: datetime, horizon: datetime) -> list[tuple[str, datetime]]:
     """From 1 December the initiator gets a weekly list of open matters: (key, at)."""
     result = []
-    for year in range(local(now).year - 1, local(horizon).year + 1):
+    for year in range(local(now).year, local(horizon).year + 1):
         at = at_local(date(year, 12, 1), time(9))
         while local(at).year == year:
             if at <= horizon:

@@ -116,6 +116,7 @@ class _Session:
         self.pending: dict[int, asyncio.Future[Pdu]] = {}
         self.inbox: asyncio.Queue[Pdu] = asyncio.Queue()
         self._last_sequence = 0
+        self._outbox: list[bytes] = []
 
     @property
     def writable(self) -> bool:
@@ -127,8 +128,17 @@ class _Session:
         return self._last_sequence
 
     def write(self, command_id: int, sequence: int, status: int = 0, body: bytes = b"") -> None:
-        if self.writable:
-            self.writer.write(Pdu(command_id, status, sequence, body).encode())
+        # PDUs written in one loop iteration leave in one send(): per message, the
+        # syscall and the peer's wake-up cost more than encoding does.
+        self._outbox.append(Pdu(command_id, status, sequence, body).encode())
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        data = b"".join(self._outbox)
+        self._outbox.clear()
+        if data and self.writable:
+            self.writer.write(data)
 
     def request(self, command_id: int, body: bytes = b"") -> asyncio.Future[Pdu]:
         """Write a request now; the future resolves with its response PDU."""
@@ -152,6 +162,7 @@ class _Session:
         for future in list(self.pending.values()):
             if not future.done():
                 future.set_exception(ConnectionLost(reason))
+        self._flush()  # e.g. the unbind_resp or a last deliver_sm_resp
         self.writer.close()
 
 
@@ -410,8 +421,14 @@ class SmppChannel:
     # -- inbound ---------------------------------------------------------------------
 
     async def _inbox_loop(self, session: _Session) -> None:
+        idle = min(self._settings.enquire_link_interval, self._settings.mo_reassembly_timeout)
         while True:
-            pdu = await session.inbox.get()
+            try:
+                pdu = await asyncio.wait_for(session.inbox.get(), idle)
+            except TimeoutError:
+                # A quiet line must not strand half a reply: hand it over incomplete.
+                await self._hand_over_expired_logged()
+                continue
             status = await self._on_deliver_sm(pdu)
             session.write(Command.DELIVER_SM_RESP, pdu.sequence, status, b"\0")
 
@@ -438,9 +455,19 @@ class SmppChannel:
             return
         await self._sink.receipt(receipt)
 
+    async def _hand_over_expired(self) -> None:
+        for key, message in self._reassembly.expired(time.monotonic()):
+            await self._sink.inbound(message.inbound(incomplete=True))
+            self._reassembly.discard(key)  # kept until the sink has it, like whole replies
+
+    async def _hand_over_expired_logged(self) -> None:
+        try:
+            await self._hand_over_expired()
+        except Exception:
+            log.exception("smpp: sink failed on an incomplete reply; retrying later")
+
     async def _on_mo(self, deliver: DeliverSm, sequence: int) -> None:
-        for expired in self._reassembly.expire(time.monotonic()):
-            await self._sink.inbound(expired.inbound(incomplete=True))
+        await self._hand_over_expired()
         concat, payload = None, deliver.payload
         if deliver.esm_class & UDHI:
             concat, payload = split_udh(payload)
@@ -592,6 +619,6 @@ class Reassembly:
     def discard(self, key: tuple[str, str, int, int]) -> None:
         self._partials.pop(key, None)
 
-    def expire(self, now: float) -> list[MoMessage]:
-        stale = [k for k, m in self._partials.items() if now - m.started > self._timeout]
-        return [self._partials.pop(k) for k in stale]
+    def expired(self, now: float) -> list[tuple[tuple[str, str, int, int], MoMessage]]:
+        """Partials waited on too long; the caller discards each once handed over."""
+        return [(k, m) for k, m in self._partials.items() if now - m.started > self._timeout]

@@ -35,16 +35,10 @@ class Status(IntEnum):
     """The command_status values the channel acts on (SMPP 3.4 section 5.1.3)."""
 
     ROK = 0x00
-    RINVMSGLEN = 0x01
     RINVCMDID = 0x03
     RINVBNDSTS = 0x04
     RSYSERR = 0x08
-    RINVSRCADR = 0x0A
-    RINVDSTADR = 0x0B
     RMSGQFUL = 0x14
-    RSUBMITFAIL = 0x45
-    RINVDSTTON = 0x50
-    RINVDSTNPI = 0x51
     RTHROTTLED = 0x58
     RX_T_APPN = 0x64
     RX_P_APPN = 0x65

@@ -7,6 +7,7 @@ takes the rest); UCS-2 fits 70 UTF-16 units, 67 per part.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 import phonenumbers
@@ -37,6 +38,7 @@ class Encoding(StrEnum):
 _LIMITS = {Encoding.GSM7: (160, 153), Encoding.UCS2: (70, 67)}
 
 
+@functools.lru_cache(maxsize=4096)  # the same unit contacts recur in every round of messages
 def to_e164(phone: str, region: str = "CN") -> str:
     """Normalise a phone number as people write it to E.164 (`+8613800138000`)."""
     try:
@@ -127,4 +129,6 @@ def _char_units(ch: str, enc: Encoding) -> int:
 
 
 def _units(text: str, enc: Encoding) -> int:
-    return sum(_char_units(ch, enc) for ch in text)
+    if enc is Encoding.UCS2:
+        return len(text.encode("utf-16-le")) // 2
+    return len(text) + sum(ch in GSM7_EXTENSION for ch in text)

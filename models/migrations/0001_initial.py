@@ -14,6 +14,19 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='DevDelivery',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('message_id', fields.IntField(unique=True)),
+                ('channel', fields.CharField(max_length=16)),
+                ('address', fields.CharField(max_length=32)),
+                ('text', fields.TextField(unique=False)),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'dev_delivery', 'app': 'models', 'pk_attr': 'id', 'table_description': 'What the development channels "delivered": one row per outbound message, ever.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Unit',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -197,7 +210,7 @@ class Migration(migrations.Migration):
                 ('address', fields.CharField(max_length=32)),
                 ('context', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('text', fields.TextField(null=True, unique=False)),
-                ('status', fields.CharEnumField(default=MessageStatus.PENDING, description='PENDING: pending\nCLAIMED: claimed\nSUBMITTED: submitted\nDELIVERED: delivered\nFAILED: failed\nEXPIRED: expired\nUNKNOWN: unknown', enum_type=MessageStatus, max_length=12)),
+                ('status', fields.CharEnumField(default=MessageStatus.PENDING, description='PENDING: pending\nCLAIMED: claimed\nSENDING: sending\nSUBMITTED: submitted\nDELIVERED: delivered\nFAILED: failed\nEXPIRED: expired\nUNKNOWN: unknown', enum_type=MessageStatus, max_length=12)),
                 ('due_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('claimed_by', fields.CharField(null=True, max_length=64)),
                 ('claim_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
@@ -222,6 +235,17 @@ class Migration(migrations.Migration):
                 ('detail', fields.TextField(default='', unique=False)),
             ],
             options={'table': 'message_event', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The status history of an outbound message.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ProviderId',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('message', fields.ForeignKeyField('models.OutboundMessage', source_field='message_id', db_constraint=True, to_field='id', related_name='provider_refs', on_delete=OnDelete.CASCADE)),
+                ('channel', fields.CharField(max_length=16)),
+                ('provider_id', fields.CharField(max_length=128)),
+            ],
+            options={'table': 'provider_id', 'app': 'models', 'unique_together': (('channel', 'provider_id'),), 'pk_attr': 'id', 'table_description': "A provider's id for (a segment of) an outbound message, to match receipts back."},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -19,7 +19,7 @@ import smpplib.smpp
 
 from dispatch.channel import Channel, FailureKind, InboundText, Outgoing, Receipt
 from sms_gateway.smpp import SmppChannel, SmppSettings
-from sms_gateway.smpp_pdu import UDHI, split_udh
+from sms_gateway.smpp_pdu import HEADER, UDHI, PduError, read_pdu, split_udh
 from sms_gateway.text import DEFAULT_SIGNATURE, count_segments
 
 SOURCE = "10690357"
@@ -282,27 +282,36 @@ async def test_keepalive_enquire_link_is_answered_by_the_smsc(connect: Connect) 
 
 async def test_answers_an_enquire_link_from_the_smsc(sink: RecordingSink) -> None:
     """smpp34's SMSC probes only every 30 s, so a stub peer speaking smpplib's codec asks."""
-    answers: asyncio.Queue[Any] = asyncio.Queue()
+    seen: asyncio.Queue[Any] = asyncio.Queue()
 
     async def stub_smsc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         bind = _smpplib_parse(await _read_raw(reader))
-        assert bind.command == "bind_transceiver"
+        await seen.put(bind)
         writer.write(_smpplib_pdu("bind_transceiver_resp", bind.sequence, system_id="STUB"))
         writer.write(_smpplib_pdu("enquire_link", 4242))
-        await answers.put(_smpplib_parse(await _read_raw(reader)))
+        await seen.put(_smpplib_parse(await _read_raw(reader)))
         await reader.read()  # hold the line until the channel unbinds or closes
+        writer.close()
 
     server = await asyncio.start_server(stub_smsc, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     channel = SmppChannel(settings(port), sink)
     await channel.start()
     try:
-        answer = await asyncio.wait_for(answers.get(), 5)
+        bind = await asyncio.wait_for(seen.get(), 5)
+        assert bind.command == "bind_transceiver"
+        assert (bind.system_id, bind.password, bind.interface_version) == (
+            b"duban",
+            b"secret",
+            0x34,
+        )
+        answer = await asyncio.wait_for(seen.get(), 5)
         assert (answer.command, answer.sequence, answer.status) == ("enquire_link_resp", 4242, 0)
         assert channel.health()["enquire_links_answered"] == 1
     finally:
         await channel.stop()
         server.close()
+        await server.wait_closed()
 
 
 async def test_link_that_stops_answering_enquire_link_is_dropped_and_rebound(
@@ -310,7 +319,6 @@ async def test_link_that_stops_answering_enquire_link_is_dropped_and_rebound(
 ) -> None:
     channel = await connect(relay.port, enquire_link_interval=0.1)
     relay.freeze()
-    print("PORTS relay", relay.port, "smsc", smsc.port)
     await eventually(lambda: channel.health()["reconnects"] >= 1 and channel.health()["bound"])
     assert "enquire_link_resp" in channel.health()["last_error"]
     assert (await channel.send(outgoing())).ok
@@ -597,6 +605,18 @@ async def test_incomplete_multipart_reply_is_handed_over_after_the_timeout(
     assert channel.health()["mo_partials"] == 0
 
 
+async def test_incomplete_reply_on_a_quiet_line_is_handed_over_too(
+    smsc: Smsc, sink: RecordingSink, connect: Connect
+) -> None:
+    channel = await connect(mo_reassembly_timeout=0.1, enquire_link_interval=0.05)
+    parts = dict(_reply_parts(b"\x00\x03\x09"))
+    await smsc.deliver(parts[3], data_coding=8, esm_class=UDHI)
+    await eventually(lambda: len(sink.inbound_texts) == 1)
+    assert sink.inbound_texts[0].raw["received"] == [3]
+    assert sink.inbound_texts[0].raw["incomplete"] is True
+    assert channel.health()["mo_partials"] == 0
+
+
 async def test_sink_failure_naks_the_reply_so_the_smsc_redelivers(
     smsc: Smsc, sink: RecordingSink, connect: Connect
 ) -> None:
@@ -607,6 +627,13 @@ async def test_sink_failure_naks_the_reply_so_the_smsc_redelivers(
     again = await smsc.deliver("收到".encode("utf-16-be"), data_coding=8)
     assert again.is_success
     assert [m.text for m in sink.inbound_texts] == ["收到"]
+
+
+async def test_a_pdu_claiming_an_absurd_length_is_refused_not_buffered() -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(HEADER.pack(10**9, 0x80000004, 0, 1))
+    with pytest.raises(PduError, match="command_length"):
+        await read_pdu(reader)
 
 
 # -- smpplib as an independent codec for the stub SMSC ------------------------------

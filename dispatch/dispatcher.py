@@ -1,0 +1,124 @@
+"""The dispatcher: claims due rows, renders them, hands them to their channel, records what
+happened. Retry, failover and stale-send recovery are small separate steps.
+
+Exactly-once: a row is marked `sending` (committed) before the channel sees it. If the
+process dies before the outcome is recorded, the row's claim expires; it is sent again only
+through a channel that drops repeats of one message id (`idempotent`), otherwise it is
+marked `unknown` for a person to check, never blindly resent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from dispatch.channel import Button, Channel, FailureKind, Outgoing, SendResult
+from dispatch.outbox import claim_due, create_row, record
+from dispatch.render import Renderer
+from models import MessageStatus, OutboundMessage, Person, ProviderId
+from scheduler.clock import Clock
+
+log = logging.getLogger("duban.dispatch")
+
+MAX_ATTEMPTS = 8
+OTHER_CHANNEL = {"sms": "telegram", "telegram": "sms"}
+
+ButtonsFor = Callable[[OutboundMessage], tuple[tuple[Button, ...], ...]]
+
+
+class Dispatcher:
+    def __init__(self, channels: dict[str, Channel], renderer: Renderer, clock: Clock,
+                 worker: str, lease: timedelta = timedelta(seconds=60),
+                 buttons_for: ButtonsFor | None = None) -> None:
+        self.channels = channels
+        self.renderer = renderer
+        self.clock = clock
+        self.worker = worker
+        self.lease = lease
+        self.buttons_for = buttons_for
+
+    async def run_once(self, limit: int = 50) -> int:
+        """Send what is due now. Returns how many rows were handled."""
+        await self.recover_stale()
+        rows = await claim_due(self.clock.now(), self.worker, self.lease, limit)
+        for row in rows:
+            await self.deliver(row)
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while count := await self.run_once():
+            total += count
+        return total
+
+    async def recover_stale(self) -> None:
+        now = self.clock.now()
+        for row in await OutboundMessage.filter(status=MessageStatus.SENDING, claim_until__lt=now):
+            channel = self.channels.get(row.channel)
+            if channel is not None and getattr(channel, "idempotent", False):
+                await record(row, MessageStatus.PENDING, now, "claim expired while sending; "
+                             "the channel drops repeats, so it is sent again")
+            else:
+                await record(row, MessageStatus.UNKNOWN, now, "claim expired while sending; "
+                             "outcome unknown, not resent")
+                log.warning("message %s: outcome unknown after a crash, not resent", row.id)
+
+    async def deliver(self, row: OutboundMessage) -> None:
+        channel = self.channels.get(row.channel)
+        if channel is None:
+            await self.failed(row, f"no {row.channel} channel is configured")
+            return
+        text = row.text or self.renderer.render(row.kind, row.context)
+        await record(row, MessageStatus.SENDING, self.clock.now(), text=text,
+                     attempts=row.attempts + 1)
+        result = await self.send(channel, row, text)
+        await self.outcome(row, result)
+
+    async def send(self, channel: Channel, row: OutboundMessage, text: str) -> SendResult:
+        buttons = self.buttons_for(row) if self.buttons_for and row.channel == "telegram" else ()
+        message = Outgoing(message_id=row.id, channel=row.channel, to=row.address, text=text,
+                           kind=row.kind, matter_code=row.context.get("code"), buttons=buttons)
+        try:
+            return await channel.send(message)
+        except Exception as exc:  # a channel bug must not stop the dispatcher
+            log.exception("channel %s raised on message %s", row.channel, row.id)
+            return SendResult.failed(FailureKind.UNKNOWN, f"channel raised {exc!r}")
+
+    async def outcome(self, row: OutboundMessage, result: SendResult) -> None:
+        now = self.clock.now()
+        if result.ok:
+            await record(row, MessageStatus.SUBMITTED, now, ",".join(result.provider_ids),
+                         provider_ids=list(result.provider_ids), sent_at=now)
+            for provider_id in result.provider_ids:
+                await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
+                                               defaults={"message_id": row.id})
+        elif result.failure is FailureKind.RETRYABLE and row.attempts < MAX_ATTEMPTS:
+            await record(row, MessageStatus.PENDING, now, result.detail,
+                         due_at=now + self.backoff(row.attempts, result.retry_after))
+        elif result.failure is FailureKind.UNKNOWN:
+            await record(row, MessageStatus.UNKNOWN, now, result.detail, error=result.detail)
+        else:
+            await self.failed(row, result.detail)
+
+    @staticmethod
+    def backoff(attempts: int, retry_after: float | None) -> timedelta:
+        if retry_after is not None:
+            return timedelta(seconds=retry_after)
+        return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+    async def failed(self, row: OutboundMessage, detail: str) -> None:
+        """A permanent failure; the message goes to the person's other channel if any."""
+        now = self.clock.now()
+        await record(row, MessageStatus.FAILED, now, detail, error=detail)
+        if row.failover_of_id is not None or row.person_id is None:
+            return
+        person = await Person.get(id=row.person_id)
+        other = OTHER_CHANNEL.get(row.channel)
+        address = {"sms": person.phone, "telegram": str(person.telegram_chat_id or "") or None}
+        if other and address.get(other):
+            await create_row(matter_id=row.matter_id, person_id=row.person_id,
+                             unit_id=row.unit_id, kind=row.kind, channel=other,
+                             address=address[other], context=row.context | {"channel": other},
+                             due_at=now, now=now, failover_of_id=row.id)
+            log.info("message %s failed on %s; failed over to %s", row.id, row.channel, other)

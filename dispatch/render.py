@@ -1,0 +1,31 @@
+"""Every text a person reads comes from a jinja2 template under `templates/`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+
+
+class Renderer:
+    """Renders a message kind for a channel; board-specific templates win when present."""
+
+    def __init__(self, sms_signature: str = "") -> None:
+        self.env = Environment(loader=PackageLoader("templates", ""), undefined=StrictUndefined,
+                               autoescape=False, keep_trailing_newline=False)
+        self.sms_signature = sms_signature
+
+    def render(self, kind: str, context: dict[str, Any]) -> str:
+        names = [f"messages/{context.get('board')}/{kind}.j2", f"messages/{kind}.j2"]
+        try:
+            template = self.env.select_template(names)
+        except TemplateNotFound as exc:
+            raise LookupError(f"no template for message kind {kind!r}") from exc
+        text = " ".join(template.render(**context).split())
+        if context.get("channel") == "sms" and not text.startswith(self.sms_signature):
+            text = self.sms_signature + text
+        return text
+
+    def page(self, name: str, **context: Any) -> str:
+        """Any other template (bot texts, web pages) by its path under templates/."""
+        return self.env.get_template(name).render(**context)

@@ -1,0 +1,124 @@
+"""The `duban` console script: serve, migrate, import-org, plan, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from service.config import ConfigError, Settings, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"duban: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="duban", description="The 13710 supervision service.")
+    parser.add_argument("--config", help="a TOML settings file (or DUBAN_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server, the clock and the channels")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=run_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=run_migrate)
+
+    import_org = commands.add_parser("import-org", help="import units and people (CSV or XLSX)")
+    import_org.add_argument("file")
+    import_org.set_defaults(run=run_import_org)
+
+    plan = commands.add_parser("plan", help="a matter's upcoming actions")
+    plan.add_argument("code")
+    plan.add_argument("--days", type=int, default=35, help="how far ahead (default 35)")
+    plan.set_defaults(run=run_plan)
+
+    simulate = commands.add_parser("simulate", help="rehearse a scenario on a virtual clock")
+    simulate.add_argument("scenario")
+    simulate.set_defaults(run=run_simulate)
+    return parser
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from service.app import serve
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = load_settings(args.config, **overrides)
+    asyncio.run(serve(settings))
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from service.db import close_database, migrate
+
+    settings = settings_of(args)
+
+    async def go() -> None:
+        await migrate(settings.database_url)
+        await close_database()
+
+    asyncio.run(go())
+    print("duban: database is up to date")
+    return 0
+
+
+def run_import_org(args: argparse.Namespace) -> int:
+    from service.org_import import import_file
+
+    settings = settings_of(args)
+    report = asyncio.run(with_database(settings, import_file(args.file)))
+    print(report.text())
+    return 0 if not report.rejected else 1
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from service.plan import plan_table
+
+    settings = settings_of(args)
+    table = asyncio.run(with_database(settings, plan_table(settings, args.code,
+                                                           timedelta(days=args.days))))
+    print(table)
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from service.simulate import ScenarioError, dumps, load_scenario, simulate
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        print(f"duban simulate: invalid scenario: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(logging.WARNING)
+    sys.stdout.write(dumps(asyncio.run(simulate(scenario))))
+    return 0
+
+
+async def with_database(settings: Settings, work):
+    from service.db import close_database, open_database
+
+    await open_database(settings.database_url)
+    try:
+        return await work
+    finally:
+        await close_database()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

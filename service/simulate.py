@@ -1,0 +1,322 @@
+"""`duban simulate SCENARIO`: the production code path on a virtual clock.
+
+The scenario's units, people and matters go into a fresh in-memory database; the clock
+jumps from one due moment to the next (a registration, an event, a clock action); the real
+workflow, clock, reply path, dispatcher and templates run at each; SMS and the messenger are
+recording channels. Output: JSON lines per ../shared/docs/simulate-contract.md.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dispatch.channel import InboundText, Outgoing, SendResult
+from dispatch.dispatcher import Dispatcher
+from dispatch.render import Renderer
+from models import AuditEntry, BoardInitiator, Matter, Person, Role, ScoreEvent, Unit
+from scheduler.clock import VirtualClock
+from scheduler.policy import Board, Policy, QuietHours
+from scheduler.rules import plan, year_end_lists
+from service.db import close_database, open_database
+from sms_gateway.text import to_e164
+from workflow.chase import run_clock
+from workflow.context import Context
+from workflow.facts import matter_facts
+from workflow.records import Actor
+from workflow.service import MatterDraft, register_matter
+from workflow.states import OPEN
+
+
+class ScenarioError(ValueError):
+    """The scenario is invalid; the message names the field."""
+
+
+class PersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    phone: str | None = None
+    telegram: int | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def valid_phone(cls, value: str | None) -> str | None:
+        if value is not None:
+            to_e164(str(value))
+        return value
+
+
+class UnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    head: PersonIn
+    director: PersonIn | None = None
+    operators: list[PersonIn] = Field(default_factory=list, max_length=2)
+
+
+class MatterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    code: str | None = None
+    board: Board
+    klass: Literal["general", "major"] = Field("general", alias="class")
+    deadline: datetime | None = None
+    title: str
+    source: str = ""
+    initiator: str
+    lead: str
+    cooperating: list[str] = Field(default_factory=list)
+    created_at: datetime
+    approver: str = "分管领导"
+    approved_on: date | None = None
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    at: datetime
+    channel: Literal["sms", "telegram"]
+    sender: str | int = Field(alias="from")
+    text: str
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    timezone: str = "Asia/Shanghai"
+    quiet_hours: str | None = None
+    units: list[UnitIn]
+    matters: list[MatterIn] = Field(default_factory=list)
+    events: list[EventIn] = Field(default_factory=list)
+    until: datetime
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def valid_quiet(cls, value: str | None) -> str | None:
+        if value:
+            QuietHours.parse(value)
+        return value
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc}") from exc
+    return parse_scenario(raw)
+
+
+def parse_scenario(raw: Any) -> Scenario:
+    if not isinstance(raw, dict):
+        raise ScenarioError("a scenario is a mapping with units, matters, events and until")
+    try:
+        zone = ZoneInfo(str(raw.get("timezone", "Asia/Shanghai")))
+    except Exception as exc:
+        raise ScenarioError(f"timezone: unknown time zone {raw.get('timezone')!r}") from exc
+    try:
+        scenario = Scenario.model_validate(localise(raw, zone))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ScenarioError(f"{where}: {first['msg']}") from exc
+    check_references(scenario)
+    return scenario
+
+
+TIME_FIELDS = ("at", "created_at", "deadline", "until")
+
+
+def localise(value: Any, zone: ZoneInfo, key: str = "") -> Any:
+    """Times without an offset are in the scenario's time zone (YAML gives naive datetimes)."""
+    if isinstance(value, dict):
+        return {k: localise(v, zone, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [localise(v, zone, key) for v in value]
+    if key in TIME_FIELDS and isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # pydantic names the field
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=zone)
+    return value
+
+
+def check_references(scenario: Scenario) -> None:
+    units = {u.id for u in scenario.units}
+    if len(units) != len(scenario.units):
+        raise ScenarioError("units: two units share an id")
+    for index, matter in enumerate(scenario.matters):
+        for name in ("initiator", "lead"):
+            if getattr(matter, name) not in units:
+                raise ScenarioError(f"matters.{index}.{name}: unknown unit {getattr(matter, name)!r}")
+        for other in matter.cooperating:
+            if other not in units:
+                raise ScenarioError(f"matters.{index}.cooperating: unknown unit {other!r}")
+
+
+class RecordingChannel:
+    """A channel that keeps what it was given, with the virtual time it was sent at."""
+
+    idempotent = True
+
+    def __init__(self, name: str, clock: VirtualClock) -> None:
+        self.name = name
+        self.clock = clock
+        self.sent: list[tuple[datetime, Outgoing]] = []
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        return {"recorded": len(self.sent)}
+
+    async def send(self, message: Outgoing) -> SendResult:
+        self.sent.append((self.clock.now(), message))
+        return SendResult.sent(f"{self.name}-{message.message_id}")
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.zone = ZoneInfo(scenario.timezone)
+        first = min([m.created_at for m in scenario.matters] + [e.at for e in scenario.events]
+                    + [scenario.until])
+        self.clock = VirtualClock(first)
+        quiet = QuietHours.parse(scenario.quiet_hours) if scenario.quiet_hours else None
+        self.ctx = Context(clock=self.clock, policy=Policy(quiet_hours=quiet), tz=self.zone)
+        self.channels = {n: RecordingChannel(n, self.clock) for n in ("sms", "telegram")}
+        self.dispatcher = Dispatcher(self.channels, Renderer(self.ctx.sms_signature), self.clock,
+                                     worker="simulate")
+        self.addresses: dict[str, Any] = {}  # stored address -> as the scenario wrote it
+
+    async def run(self) -> list[dict[str, Any]]:
+        from replies.inbound import Inbox  # the reply path, as in production
+
+        inbox = Inbox(self.ctx)
+        await self.load_org()
+        matters = sorted(self.scenario.matters, key=lambda m: m.created_at)
+        events = sorted(self.scenario.events, key=lambda e: e.at)
+        while True:
+            moment = await self.next_moment(matters, events)
+            if moment is None:
+                break
+            self.clock.set(moment)
+            while matters and matters[0].created_at <= moment:
+                await self.register(matters.pop(0))
+            await self.catch_up()
+            while events and events[0].at <= moment:
+                await inbox.inbound(self.inbound_text(events.pop(0)))
+                await self.catch_up()
+        return await self.output()
+
+    async def catch_up(self) -> None:
+        await run_clock(self.ctx)
+        await self.dispatcher.drain()
+
+    async def next_moment(self, matters: list[MatterIn], events: list[EventIn]) -> datetime | None:
+        """The next moment anything happens: a registration, an event or a clock action."""
+        now, until = self.clock.now(), self.scenario.until
+        candidates = [m.created_at for m in matters[:1]] + [e.at for e in events[:1]]
+        candidates += await self.next_clock_actions(now, until)
+        return min((c for c in candidates if now <= c <= until), default=None)
+
+    async def next_clock_actions(self, now: datetime, until: datetime) -> list[datetime]:
+        found = [at for _, at in year_end_lists(now, until) if at > now]
+        for matter in await Matter.filter(state__in=list(OPEN)):
+            actions = plan(await matter_facts(matter), self.ctx.policy, self.ctx.calendar, until)
+            found += [a.at for a in actions if a.at > now][:1]
+        return [min(found)] if found else []
+
+    async def load_org(self) -> None:
+        for unit_in in self.scenario.units:
+            unit = await Unit.create(key=unit_in.id, name=unit_in.name)
+            staff = [(unit_in.head, Role.HEAD), (unit_in.director, Role.DIRECTOR)]
+            staff += list(zip(unit_in.operators, (Role.OPERATOR_A, Role.OPERATOR_B), strict=False))
+            for person_in, role in staff:
+                if person_in is not None:
+                    await self.add_person(unit, person_in, role)
+        for matter in self.scenario.matters:
+            initiator = await Unit.get(key=matter.initiator)
+            await BoardInitiator.get_or_create(board=matter.board.value,
+                                               defaults={"initiator": initiator})
+
+    async def add_person(self, unit: Unit, person_in: PersonIn, role: Role) -> None:
+        phone = to_e164(person_in.phone) if person_in.phone else None
+        if phone:
+            self.addresses[phone] = person_in.phone
+        if person_in.telegram is not None:
+            self.addresses[str(person_in.telegram)] = person_in.telegram
+        await Person.create(unit=unit, name=person_in.name, role=role, phone=phone,
+                            telegram_chat_id=person_in.telegram)
+
+    async def register(self, matter_in: MatterIn) -> None:
+        draft = MatterDraft(
+            board=matter_in.board.value, title=matter_in.title, initiator=matter_in.initiator,
+            lead=matter_in.lead, approver=matter_in.approver,
+            approved_on=matter_in.approved_on or matter_in.created_at.astimezone(self.zone).date(),
+            not_classified=True, klass=matter_in.klass, deadline=matter_in.deadline,
+            cooperating=matter_in.cooperating, source=matter_in.source, code=matter_in.code)
+        await register_matter(self.ctx, draft, Actor(None, "simulate"))
+
+    def inbound_text(self, event: EventIn) -> InboundText:
+        return InboundText(channel=event.channel, sender=str(event.sender), text=event.text,
+                           provider_message_id=None, raw={"simulated": True})
+
+    async def output(self) -> list[dict[str, Any]]:
+        lines: list[tuple[datetime, int, int, dict[str, Any]]] = []
+        codes = dict(await Matter.all().values_list("id", "code"))
+        unit_keys = dict(await Unit.all().values_list("id", "key"))
+        for entry in await AuditEntry.all().order_by("id"):
+            if entry.before != entry.after:
+                lines.append((entry.at, 0, entry.id, {
+                    "type": "state", "matter": codes.get(entry.matter_id),
+                    "before": entry.before, "after": entry.after}))
+        for event in await ScoreEvent.all().order_by("id"):
+            lines.append((event.at, 1, event.id, {
+                "type": "score", "matter": codes.get(event.matter_id),
+                "unit": unit_keys[event.unit_id], "delta": float(event.delta),
+                "reason": event.reason}))
+        people = {p.id: p for p in await Person.all()}
+        for order, (at, message) in enumerate(self.sent()):
+            lines.append((at, 2, order, await self.message_line(message, people, unit_keys)))
+        lines.sort(key=lambda line: (line[0], line[1], line[2]))
+        return [{"at": self.local(at), **body} for at, _, _, body in lines]
+
+    def sent(self) -> list[tuple[datetime, Outgoing]]:
+        both = self.channels["sms"].sent + self.channels["telegram"].sent
+        return sorted(both, key=lambda pair: (pair[0], pair[1].message_id))
+
+    async def message_line(self, message: Outgoing, people: dict[int, Person],
+                           unit_keys: dict[int, str]) -> dict[str, Any]:
+        from models import OutboundMessage
+
+        row = await OutboundMessage.get(id=message.message_id)
+        person = people.get(row.person_id) if row.person_id else None
+        return {
+            "type": "message", "matter": message.matter_code, "kind": message.kind,
+            "channel": message.channel, "to": self.addresses.get(message.to, message.to),
+            "person": person.name if person else None,
+            "unit": unit_keys.get(person.unit_id) if person else None, "text": message.text,
+        }
+
+    def local(self, instant: datetime) -> str:
+        return instant.astimezone(self.zone).isoformat(timespec="seconds")
+
+
+async def simulate(scenario: Scenario) -> list[dict[str, Any]]:
+    """Run a scenario on a private in-memory database and return the output lines."""
+    await open_database("sqlite://:memory:")
+    try:
+        return await Simulation(scenario).run()
+    finally:
+        await close_database()
+
+
+def dumps(lines: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)

@@ -1,0 +1,87 @@
+"""The escalation ladder: who an audience of the clock is, in people (R3, R4, R11-R14, R37)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from models import BoardInitiator, Matter, Person, Role, Unit
+from scheduler.policy import Board
+from scheduler.rules import Audience
+
+OPERATORS = (Role.OPERATOR_A, Role.OPERATOR_B)
+
+
+async def people(unit: Unit | int, roles: Iterable[Role]) -> list[Person]:
+    roles = list(roles)
+    found = await Person.filter(unit_id=getattr(unit, "id", unit), role__in=roles, active=True)
+    return sorted(found, key=lambda p: (roles.index(p.role), p.id))
+
+
+async def responsible_units(matter: Matter) -> list[Unit]:
+    return [await matter.lead, *await matter.cooperating.all().order_by("id")]
+
+
+async def handlers(initiator_id: int) -> list[Person]:
+    """The initiator's handling people: its supervisors, else its operators."""
+    return await people(initiator_id, [Role.SUPERVISOR]) or await people(initiator_id, OPERATORS)
+
+
+async def ducha_id(matter: Matter) -> int:
+    """督查室: the daily board's initiator (the matter's own initiator if none is set)."""
+    row = await BoardInitiator.get_or_none(board=Board.DAILY.value)
+    return row.initiator_id if row else matter.initiator_id
+
+
+async def audience_people(matter: Matter, audience: Audience) -> list[Person]:
+    lead = matter.lead_id
+    match audience:
+        case Audience.RESPONSIBLE:
+            found = [p for u in await responsible_units(matter)
+                     for p in await people(u, (Role.HEAD, *OPERATORS))]
+        case Audience.WARNING:
+            found = [p for u in await responsible_units(matter)
+                     for p in await people(u, (Role.HEAD, *OPERATORS))]
+        case Audience.OPERATORS:
+            found = await people(lead, OPERATORS)
+        case Audience.OPERATORS_DIRECTOR:
+            found = await people(lead, (*OPERATORS, Role.DIRECTOR))
+        case Audience.SUPERVISE:
+            found = await people(lead, (*OPERATORS, Role.DIRECTOR, Role.HEAD))
+            found += await handlers(matter.initiator_id)
+        case Audience.OPERATOR_B:
+            found = await people(lead, [Role.OPERATOR_B]) or await people(lead, [Role.OPERATOR_A])
+        case Audience.DIRECTOR:
+            found = await people(lead, [Role.DIRECTOR])
+        case Audience.INITIATOR_HANDLER:
+            found = await handlers(matter.initiator_id)
+        case Audience.INITIATOR_HEAD:
+            found = await people(matter.initiator_id, [Role.HEAD])
+        case Audience.DUCHA:
+            found = await people(await ducha_id(matter), [Role.HEAD])
+        case Audience.INITIATOR_LEADER:
+            found = (await people(matter.initiator_id, [Role.LEADER])
+                     or await people(matter.initiator_id, [Role.HEAD]))
+    return unique(found)
+
+
+def unique(found: list[Person]) -> list[Person]:
+    seen: set[int] = set()
+    return [p for p in found if not (p.id in seen or seen.add(p.id))]
+
+
+def is_supervisor_of(person: Person, matter: Matter) -> bool:
+    """R16, R29, R30: only the initiator's people review, return, grade and approve."""
+    return person.unit_id == matter.initiator_id and person.role in (
+        Role.HEAD, Role.DIRECTOR, Role.OPERATOR_A, Role.OPERATOR_B, Role.SUPERVISOR, Role.LEADER)
+
+
+def is_approving_leader(person: Person, matter: Matter) -> bool:
+    """R30: the approving leader; in a deployment the initiator's head or a leader."""
+    return person.unit_id == matter.initiator_id and person.role in (Role.HEAD, Role.LEADER)
+
+
+async def is_responsible(person: Person, matter: Matter) -> bool:
+    """Operators, directors and heads of the lead or a cooperating unit may report."""
+    if person.role not in (Role.HEAD, Role.DIRECTOR, *OPERATORS, Role.STAFF):
+        return False
+    return person.unit_id in {u.id for u in await responsible_units(matter)}

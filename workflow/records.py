@@ -1,0 +1,47 @@
+"""The shared steps of every change: the state machine move, the audit row, score events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from models import AuditEntry, Matter, Person, ScoreEvent
+from workflow.states import Event, next_state
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something and through which channel (for the audit log)."""
+
+    person: Person | None
+    channel: str  # sms, telegram, web, cli, simulate, clock
+
+    @property
+    def label(self) -> str:
+        return self.person.name if self.person else self.channel
+
+
+CLOCK = Actor(None, "clock")
+
+
+async def move(matter: Matter, event: Event, actor: Actor, now: datetime, **detail: Any) -> None:
+    """Apply the state machine and write the audit row (inside the caller's transaction)."""
+    before = matter.state
+    matter.state = next_state(before, event)
+    await matter.save()
+    await audit(matter, actor, event.value, before, matter.state, now, **detail)
+
+
+async def audit(matter: Matter | None, actor: Actor, action: str, before: str | None,
+                after: str | None, now: datetime, **detail: Any) -> None:
+    await AuditEntry.create(matter=matter, actor=actor.person, actor_label=actor.label,
+                            channel=actor.channel, action=action, before=before, after=after,
+                            detail={k: v for k, v in detail.items() if v is not None}, at=now)
+
+
+async def add_score(matter: Matter, delta: str, reason: str, now: datetime) -> None:
+    """R32: the lead unit's points."""
+    await ScoreEvent.create(unit_id=matter.lead_id, matter=matter, delta=Decimal(delta),
+                            reason=reason, at=now)

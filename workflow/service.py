@@ -1,0 +1,396 @@
+"""The matter workflow service: the only code that changes a matter.
+
+Each operation checks who may do it, moves the state machine, writes the audit row, the
+score events and the messages it causes in one transaction, then lets the clock catch up.
+Channels (SMS, the bot, the web console, simulate) call these; none holds a rule itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from dispatch.outbox import enqueue
+from models import (
+    Application,
+    ApplicationKind,
+    ApplicationStatus,
+    BoardInitiator,
+    Feedback,
+    Matter,
+    MatterState,
+    Node,
+    Person,
+    Unit,
+)
+from scheduler.policy import BOARD_PREFIX, Board
+from scheduler.rules import Audience, Kind, satisfied_keys, walk
+from workflow import recipients
+from workflow.chase import catch_up, message_context
+from workflow.context import Context
+from workflow.errors import Refused
+from workflow.facts import matter_facts
+from workflow.records import Actor, add_score, audit, move
+from workflow.states import FINISHED, Event
+
+CLASSIFICATION_MARK = re.compile(r"绝密|机密|(?<![保])秘密(?!码)")  # R2
+GRADES = {"优秀": Decimal("0.1"), "良好": Decimal("0"), "合格": Decimal("0"),
+          "不合格": Decimal("-0.1")}  # R29, R32
+EXTENSION_NOTICE = timedelta(days=2)  # R17
+NODE_ROWS_AHEAD = timedelta(days=40)  # periodic report rows are written this far ahead
+
+
+@dataclass
+class MatterDraft:
+    """What a supervisor registers (R1, R2, R5)."""
+
+    board: str
+    title: str
+    initiator: str  # unit key
+    lead: str  # unit key
+    approver: str  # R1
+    approved_on: date  # R1
+    not_classified: bool  # R2
+    klass: str = "general"
+    deadline: datetime | None = None
+    cooperating: list[str] = field(default_factory=list)
+    source: str = ""
+    code: str | None = None
+    text: str = ""
+
+
+# ---------------------------------------------------------------------------------------
+# Registration (R1-R5)
+
+
+async def register_matter(ctx: Context, draft: MatterDraft, actor: Actor) -> Matter:
+    now = ctx.clock.now()
+    board, initiator, lead, cooperating = await check_registration(draft, actor)
+    async with in_transaction():
+        matter = await Matter.create(
+            code=draft.code or await next_code(board), title=draft.title, source=draft.source,
+            board=board.value, klass=draft.klass, deadline=draft.deadline, initiator=initiator,
+            lead=lead, approver=draft.approver, approved_on=draft.approved_on,
+            not_classified=True, state=MatterState.ASSIGNED, created_at=now, assigned_at=now)
+        if cooperating:
+            await matter.cooperating.add(*cooperating)
+        await audit(matter, actor, "register", None, MatterState.ASSIGNED, now,
+                    approver=draft.approver, approved_on=draft.approved_on.isoformat())
+        await refresh_nodes(ctx, matter)
+    await catch_up(ctx, matter)  # R3: the assignment notice goes out at once
+    return matter
+
+
+async def check_registration(draft: MatterDraft, actor: Actor
+                             ) -> tuple[Board, Unit, Unit, list[Unit]]:
+    try:
+        board = Board(draft.board)
+    except ValueError:
+        raise Refused("unknown_board", board=draft.board) from None
+    if not draft.not_classified:
+        raise Refused("classified_not_confirmed")  # R2
+    if CLASSIFICATION_MARK.search(f"{draft.title}\n{draft.text}"):
+        raise Refused("classified_mark")  # R2
+    if not draft.approver or not draft.approved_on:
+        raise Refused("approval_missing")  # R1
+    if draft.klass not in ("general", "major"):
+        raise Refused("unknown_class", klass=draft.klass)
+    initiator = await unit_by_key(draft.initiator)
+    registered = await BoardInitiator.get_or_none(board=board.value)
+    if registered and registered.initiator_id != initiator.id:
+        raise Refused("not_initiator", board=board.value)  # R1
+    if actor.person and actor.person.unit_id != initiator.id:
+        raise Refused("not_initiator", board=board.value)
+    if draft.code and await Matter.exists(code=draft.code):
+        raise Refused("code_taken", code=draft.code)
+    lead = await unit_by_key(draft.lead)
+    cooperating = [await unit_by_key(key) for key in draft.cooperating]
+    return board, initiator, lead, cooperating
+
+
+async def unit_by_key(key: str) -> Unit:
+    unit = await Unit.get_or_none(key=key)
+    if unit is None:
+        raise Refused("unknown_unit", unit=key)
+    return unit
+
+
+async def next_code(board: Board) -> str:
+    prefix = BOARD_PREFIX[board]
+    codes = await Matter.filter(code__startswith=prefix).values_list("code", flat=True)
+    numbers = [int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+# ---------------------------------------------------------------------------------------
+# What the unit files (R7, R15, R17, R27)
+
+
+async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: str,
+                        text: str, *, ack_only: bool) -> Feedback:
+    """A receipt (收到) or a progress report; satisfies the earliest open node it may."""
+    await check_reporter(matter, person)
+    now = ctx.clock.now()
+    async with in_transaction():
+        feedback = await Feedback.create(matter=matter, person=person, channel=channel,
+                                         ack_only=ack_only, text=text, at=now)
+        node_key, due = await newly_satisfied(ctx, matter)
+        if node_key:
+            feedback.node_key, feedback.late = node_key, due < now
+            await feedback.save(update_fields=["node_key", "late"])
+            if feedback.late:
+                await add_score(matter, "-0.1", "overdue_feedback", now)  # R32
+        event = Event.ACKNOWLEDGE if ack_only else Event.REPORT
+        await move(matter, event, Actor(person, channel), now, node=node_key)
+        await forward(ctx, matter, "ack" if ack_only else "progress", text, person, now)
+    await catch_up(ctx, matter)
+    return feedback
+
+
+async def newly_satisfied(ctx: Context, matter: Matter) -> tuple[str | None, datetime]:
+    """Recompute node satisfaction (the clock's own rule) and store it on the nodes."""
+    facts = await matter_facts(matter)
+    now = ctx.clock.now()
+    satisfied = satisfied_keys(facts, ctx.policy, ctx.calendar, now + NODE_ROWS_AHEAD)
+    fresh = None
+    for node in await Node.filter(matter=matter):
+        at = satisfied.get(node.key)
+        if at != node.satisfied_at:
+            if at == now:
+                fresh = node
+            node.satisfied_at = at
+            await node.save(update_fields=["satisfied_at"])
+    return (fresh.key, fresh.due_at) if fresh else (None, now)
+
+
+async def request_extension(ctx: Context, matter: Matter, person: Person, channel: str,
+                            new_deadline: date, text: str) -> Application:
+    """R17: at least 2 days before the last node, with a plan and a reason."""
+    await check_reporter(matter, person)
+    now = ctx.clock.now()
+    last_due = await last_deadline(ctx, matter)
+    if now > last_due - EXTENSION_NOTICE:
+        raise Refused("extension_too_late", deadline=local_text(ctx, last_due))
+    until = datetime.combine(new_deadline + timedelta(days=1), time(0), ctx.tz)
+    if until <= last_due:
+        raise Refused("extension_not_later", deadline=local_text(ctx, last_due))
+    if await pending_application(matter):
+        raise Refused("application_pending")
+    async with in_transaction():
+        application = await Application.create(
+            matter=matter, kind=ApplicationKind.EXTENSION, person=person, channel=channel,
+            text=text, new_deadline=until, filed_at=now)
+        await move(matter, Event.REQUEST_EXTENSION, Actor(person, channel), now,
+                   new_deadline=new_deadline.isoformat())
+        await forward(ctx, matter, "extension", text, person, now,
+                      new_deadline=new_deadline.isoformat())
+    return application
+
+
+async def last_deadline(ctx: Context, matter: Matter) -> datetime:
+    if matter.continuing_until:
+        return matter.continuing_until
+    nodes = walk(await matter_facts(matter), ctx.policy.board(matter.board), ctx.calendar,
+                 ctx.clock.now())
+    class_nodes = [n for n in nodes if n.reason == "node"]
+    return max(n.due for n in class_nodes)
+
+
+async def request_completion(ctx: Context, matter: Matter, person: Person, channel: str,
+                             text: str) -> Application:
+    """R27: the completion application; R8: the chase stops while it is pending."""
+    await check_reporter(matter, person)
+    now = ctx.clock.now()
+    if await pending_application(matter, ApplicationKind.COMPLETION):
+        raise Refused("application_pending")
+    async with in_transaction():
+        application = await Application.create(
+            matter=matter, kind=ApplicationKind.COMPLETION, person=person, channel=channel,
+            text=text, filed_at=now)
+        matter.completion_requested_at = now
+        await move(matter, Event.REQUEST_COMPLETION, Actor(person, channel), now)
+        await forward(ctx, matter, "completion", text, person, now)
+    return application
+
+
+async def check_reporter(matter: Matter, person: Person) -> None:
+    if matter.state in FINISHED:
+        raise Refused("matter_closed", code=matter.code)
+    if not await recipients.is_responsible(person, matter):
+        raise Refused("not_your_matter", code=matter.code)
+
+
+async def pending_application(matter: Matter, kind: ApplicationKind | None = None
+                              ) -> Application | None:
+    query = Application.filter(matter=matter, status=ApplicationStatus.PENDING)
+    if kind:
+        query = query.filter(kind=kind)
+    return await query.order_by("-filed_at").first()
+
+
+async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Person,
+                  now: datetime, **extra: Any) -> None:
+    """R15: every feedback goes to the initiator's handling person."""
+    handlers = await recipients.audience_people(matter, Audience.INITIATOR_HANDLER)
+    unit = await person.unit
+    context = await message_context(ctx, matter) | {
+        "reason": what, "body": text, "sender": person.name, "sender_unit": unit.name, **extra}
+    await enqueue(kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
+                  matter=matter)
+
+
+# ---------------------------------------------------------------------------------------
+# What the initiator decides (R16, R18, R29, R30)
+
+
+async def approve(ctx: Context, matter: Matter, person: Person, channel: str) -> str:
+    """Approve the pending application. Returns what happened: extension, reviewed, closed."""
+    check_supervisor(matter, person)
+    application = await pending_application(matter)
+    if application is None:
+        raise Refused("nothing_to_approve", code=matter.code)
+    if application.kind is ApplicationKind.EXTENSION:
+        await approve_extension(ctx, matter, application, person, channel)
+        return "extension"
+    if not recipients.is_approving_leader(person, matter):
+        await review_completion(ctx, matter, person, channel)
+        return "reviewed"
+    await close(ctx, matter, application, person, channel)
+    return "closed"
+
+
+async def approve_extension(ctx: Context, matter: Matter, application: Application,
+                            person: Person, channel: str) -> None:
+    now = ctx.clock.now()
+    async with in_transaction():
+        await decide(application, ApplicationStatus.APPROVED, person, now)
+        matter.continuing_since, matter.continuing_until = now, application.new_deadline
+        await move(matter, Event.APPROVE_EXTENSION, Actor(person, channel), now)
+        await refresh_nodes(ctx, matter)
+        await tell_unit(ctx, matter, Kind.REPLY, now, reason="extension_approved")
+    await catch_up(ctx, matter)
+
+
+async def review_completion(ctx: Context, matter: Matter, person: Person, channel: str) -> None:
+    """A handling person's approval: recorded, and passed on to the approving leader (R30)."""
+    now = ctx.clock.now()
+    async with in_transaction():
+        await audit(matter, Actor(person, channel), "review", matter.state, matter.state, now)
+        leaders = await recipients.audience_people(matter, Audience.INITIATOR_LEADER)
+        context = await message_context(ctx, matter) | {"reason": "review_done",
+                                                       "sender": person.name}
+        await enqueue(kind=Kind.FEEDBACK, people=leaders, context=context, due_at=now, now=now,
+                      matter=matter)
+
+
+async def close(ctx: Context, matter: Matter, application: Application, person: Person,
+                channel: str) -> None:
+    now = ctx.clock.now()
+    async with in_transaction():
+        await decide(application, ApplicationStatus.APPROVED, person, now)
+        matter.closed_at = now
+        await move(matter, Event.APPROVE_COMPLETION, Actor(person, channel), now)
+        await tell_unit(ctx, matter, Kind.CLOSED, now, grade=application.grade or "")
+
+
+async def return_matter(ctx: Context, matter: Matter, person: Person, channel: str,
+                        reason: str) -> str:
+    """R16: return the pending application, else the latest report, with a reason."""
+    check_supervisor(matter, person)
+    now = ctx.clock.now()
+    application = await pending_application(matter)
+    feedback = None if application else await Feedback.filter(
+        matter=matter, returned_at=None, ack_only=False).order_by("-at").first()
+    if application is None and feedback is None:
+        raise Refused("nothing_to_return", code=matter.code)
+    async with in_transaction():
+        if application:
+            await decide(application, ApplicationStatus.RETURNED, person, now, reason)
+            if application.kind is ApplicationKind.COMPLETION:
+                matter.completion_requested_at = None
+        else:
+            feedback.returned_at, feedback.return_reason = now, reason
+            await feedback.save(update_fields=["returned_at", "return_reason"])
+        await add_score(matter, "-0.1", "returned", now)  # R32
+        await move(matter, Event.RETURN, Actor(person, channel), now, reason=reason)
+        await refresh_nodes(ctx, matter)
+        what = application.kind.value if application else "report"
+        await tell_unit(ctx, matter, Kind.RETURNED, now, reason=reason, what=what)
+    await catch_up(ctx, matter)
+    return what
+
+
+async def grade(ctx: Context, matter: Matter, person: Person, channel: str, value: str) -> None:
+    """R29: grade the completion application; 不合格 returns the matter to the unit."""
+    check_supervisor(matter, person)
+    if value not in GRADES:
+        raise Refused("bad_grade", grade=value)
+    application = await pending_application(matter, ApplicationKind.COMPLETION)
+    if application is None:
+        raise Refused("nothing_to_grade", code=matter.code)
+    now = ctx.clock.now()
+    async with in_transaction():
+        application.grade = value
+        await application.save(update_fields=["grade"])
+        await audit(matter, Actor(person, channel), "grade", matter.state, matter.state, now,
+                    grade=value)
+        if GRADES[value]:
+            await add_score(matter, str(GRADES[value]), f"grade:{value}", now)  # R32
+    if value == "不合格":
+        await return_matter(ctx, matter, person, channel, "评定为不合格")
+
+
+def check_supervisor(matter: Matter, person: Person) -> None:
+    if matter.state in FINISHED:
+        raise Refused("matter_closed", code=matter.code)
+    if not recipients.is_supervisor_of(person, matter):
+        raise Refused("not_supervisor", code=matter.code)
+
+
+async def decide(application: Application, status: ApplicationStatus, person: Person,
+                 now: datetime, reason: str | None = None) -> None:
+    application.status, application.decided_at = status, now
+    application.decided_by, application.reason = person, reason
+    await application.save(update_fields=["status", "decided_at", "decided_by_id", "reason"])
+
+
+async def archive(ctx: Context, matter: Matter, actor: Actor) -> None:
+    """R31: closed matters are archived with their whole record, never deleted."""
+    await move(matter, Event.ARCHIVE, actor, ctx.clock.now())
+
+
+# ---------------------------------------------------------------------------------------
+# Shared steps
+
+
+async def tell_unit(ctx: Context, matter: Matter, kind: Kind, now: datetime, **extra: Any
+                    ) -> None:
+    people = await recipients.audience_people(matter, Audience.RESPONSIBLE)
+    context = await message_context(ctx, matter) | extra
+    await enqueue(kind=kind, people=people, context=context, due_at=now, now=now, matter=matter)
+
+
+async def refresh_nodes(ctx: Context, matter: Matter) -> None:
+    """Keep the matter's node rows (its schedule, for display and plan) in step."""
+    facts = await matter_facts(matter)
+    horizon = ctx.clock.now() + NODE_ROWS_AHEAD
+    satisfied = satisfied_keys(facts, ctx.policy, ctx.calendar, horizon)
+    nodes = walk(facts, ctx.policy.board(matter.board), ctx.calendar, horizon)
+    existing = {n.key: n for n in await Node.filter(matter=matter)}
+    for node in nodes:
+        row = existing.get(node.key)
+        if row is None:
+            await Node.create(matter=matter, key=node.key, due_at=node.due,
+                              satisfied_at=satisfied.get(node.key))
+        elif row.satisfied_at != satisfied.get(node.key):
+            row.satisfied_at = satisfied.get(node.key)
+            await row.save(update_fields=["satisfied_at"])
+
+
+def local_text(ctx: Context, instant: datetime) -> str:
+    return instant.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
