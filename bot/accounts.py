@@ -1,0 +1,69 @@
+"""Who is behind a chat: linking a Telegram chat to a registered person.
+
+A chat is linked by proof the service trusts: the person's own phone number as Telegram
+verified it (a shared contact), or a one-time code an administrator handed out. One chat
+belongs to one person; linking a chat again moves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import phonenumbers
+from tortoise.transactions import in_transaction
+
+from models import LinkCode, Person
+from workflow.records import Actor, audit
+
+log = logging.getLogger(__name__)
+
+
+async def person_for_chat(chat_id: int) -> Person | None:
+    return await Person.get_or_none(telegram_chat_id=chat_id, active=True)
+
+
+async def link_by_phone(phone: str, chat_id: int, now: datetime) -> Person | None:
+    """Link the chat to the active person registered with this phone, if any."""
+    e164 = to_e164(phone)
+    person = await Person.get_or_none(phone=e164, active=True) if e164 else None
+    if person:
+        await _attach(person, chat_id, now, via="contact")
+    return person
+
+
+async def link_by_code(code: str, chat_id: int, now: datetime) -> Person | None:
+    """Spend a one-time code: unused, unexpired, of an active person."""
+    row = await LinkCode.get_or_none(code=code).prefetch_related("person")
+    if row is None or row.used_at is not None or row.expires_at <= now or not row.person.active:
+        return None
+    async with in_transaction():
+        # The conditional update makes the code single-use even under concurrent presses.
+        if not await LinkCode.filter(id=row.id, used_at=None).update(used_at=now):
+            return None
+        await _attach(row.person, chat_id, now, via="code")
+    return row.person
+
+
+def to_e164(phone: str) -> str | None:
+    """Telegram gives contacts in international form, often without the plus sign."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    try:
+        number = phonenumbers.parse(f"+{digits}")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def _attach(person: Person, chat_id: int, now: datetime, *, via: str) -> None:
+    async with in_transaction():
+        moved = await Person.filter(telegram_chat_id=chat_id).exclude(id=person.id).update(
+            telegram_chat_id=None
+        )
+        person.telegram_chat_id = chat_id
+        await person.save(update_fields=["telegram_chat_id"])
+        await audit(None, Actor(person, "telegram"), "link_chat", None, None, now,
+                    chat_id=chat_id, via=via, moved_from_other=bool(moved))
+    log.info("telegram chat %s linked to person %s via %s", chat_id, person.id, via)

@@ -1,0 +1,138 @@
+"""The composition root of `duban serve`: database, channels, clock ticks, HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from dispatch.channel import Channel, InboundSink
+from dispatch.dispatcher import Dispatcher
+from dispatch.render import Renderer
+from models import MessageStatus, OutboundMessage
+from scheduler.clock import Clock, SystemClock
+from service.config import ConfigError, Settings
+from service.db import close_database, open_database
+from sms_gateway.dev import DevChannel, dev_sms_routes
+from workflow.chase import run_clock
+from workflow.context import Context
+
+log = logging.getLogger("duban")
+
+
+@dataclass
+class Service:
+    """Everything one running instance holds."""
+
+    settings: Settings
+    ctx: Context
+    sink: InboundSink
+    channels: dict[str, Channel]
+    dispatcher: Dispatcher
+    routes: list[web.RouteDef] = field(default_factory=list)
+
+    async def tick(self) -> None:
+        """One poll: the clock catches up, then due messages go out."""
+        try:
+            await run_clock(self.ctx)
+            await self.dispatcher.run_once()
+        except Exception:  # a bad tick must not stop the next one
+            log.exception("tick failed")
+
+
+def build_service(settings: Settings, clock: Clock | None = None) -> Service:
+    from replies.inbound import Inbox
+
+    clock = clock or SystemClock()
+    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=settings.sms.signature)
+    sink = Inbox(ctx)
+    renderer = Renderer(settings.sms.signature)
+    channels: dict[str, Channel] = {}
+    routes: list[web.RouteDef] = []
+    channels["sms"] = sms_channel(settings, sink, clock, routes, renderer)
+    channels["telegram"] = DevChannel("telegram", clock)
+    dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
+                            lease=timedelta(seconds=settings.claim_seconds))
+    return Service(settings, ctx, sink, channels, dispatcher, routes)
+
+
+def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
+                routes: list[web.RouteDef], renderer: Renderer) -> Channel:
+    """The configured SMS adapter; the development channel when none is."""
+    provider = settings.sms.provider
+    section: dict[str, Any] = dict(settings.sms.model_extra or {}).get(provider, {})
+    try:
+        if provider == "smpp":
+            from sms_gateway.smpp import SmppChannel, SmppSettings
+
+            return SmppChannel(SmppSettings(**section), sink)
+        if provider == "aliyun":
+            from sms_gateway.aliyun import AliyunChannel, AliyunSettings
+
+            channel = AliyunChannel(AliyunSettings(**section), sink)
+            routes += channel.routes()
+            return channel
+        if provider == "twilio":
+            from sms_gateway.twilio import TwilioChannel, TwilioSettings
+
+            channel = TwilioChannel(TwilioSettings(**section), sink)
+            routes += channel.routes()
+            return channel
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ConfigError(f"invalid setting sms.{provider}: {exc}".splitlines()[0]) from exc
+    routes += dev_sms_routes(sink, renderer)
+    return DevChannel("sms", clock)
+
+
+def build_app(service: Service) -> web.Application:
+    app = web.Application()
+
+    async def healthz(request: web.Request) -> web.Response:
+        unknown = await OutboundMessage.filter(status=MessageStatus.UNKNOWN).count()
+        pending = await OutboundMessage.filter(status=MessageStatus.PENDING).count()
+        return web.json_response({
+            "status": "ok", "instance": service.settings.instance, "pending": pending,
+            "unknown_outcome": unknown,
+            "channels": {n: c.health() for n, c in service.channels.items()}})
+
+    app.add_routes([web.get("/healthz", healthz), *service.routes])
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    await open_database(settings.database_url)
+    service = build_service(settings)
+    for channel in service.channels.values():
+        await channel.start()
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(service.tick, "interval", seconds=settings.poll_seconds, max_instances=1,
+                      coalesce=True, next_run_time=None)
+    scheduler.start()
+    runner = web.AppRunner(build_app(service))
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
+             settings.sms.provider)
+    await service.tick()
+    try:
+        await until_stopped()
+    finally:
+        scheduler.shutdown(wait=False)
+        await runner.cleanup()
+        for channel in service.channels.values():
+            await channel.stop()
+        await close_database()
+
+
+async def until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,73 @@
+"""The development channels: they "deliver" by logging and writing a `DevDelivery` row.
+
+Used when no real channel is configured, so a fresh checkout runs end to end. The
+`/dev/sms` page shows what each phone received and lets a person reply as that phone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from tortoise.exceptions import IntegrityError
+
+from dispatch.channel import InboundSink, InboundText, Outgoing, SendResult
+from dispatch.render import Renderer
+from models import DevDelivery, InboundMessage
+from scheduler.clock import SHANGHAI, Clock
+from sms_gateway.text import to_e164
+
+log = logging.getLogger("duban.dev")
+
+
+class DevChannel:
+    """Delivers into a table. A message id is delivered once, so a resend after a crash is
+    harmless (`idempotent`)."""
+
+    idempotent = True
+
+    def __init__(self, name: str, clock: Clock) -> None:
+        self.name = name
+        self.clock = clock
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        return {"kind": "development"}
+
+    async def send(self, message: Outgoing) -> SendResult:
+        try:
+            await DevDelivery.create(message_id=message.message_id, channel=self.name,
+                                     address=message.to, text=message.text, at=self.clock.now())
+        except IntegrityError:
+            log.info("dev %s: message %s was delivered before", self.name, message.message_id)
+        log.info("dev %s to %s: %s", self.name, message.to, message.text)
+        return SendResult.sent(f"dev-{message.message_id}")
+
+
+def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
+    """GET /dev/sms: every phone's messages; POST /dev/sms: reply as a phone."""
+
+    async def page(request: web.Request) -> web.Response:
+        sent = await DevDelivery.filter(channel="sms").order_by("-at", "-id").limit(500)
+        received = await InboundMessage.filter(channel="sms").order_by("-received_at").limit(500)
+        phones = sorted({d.address for d in sent} | {r.sender for r in received})
+        html = renderer.page("web/dev_sms.j2", phones=phones, sent=sent, received=received,
+                             notice=request.query.get("notice", ""), tz=SHANGHAI)
+        return web.Response(text=html, content_type="text/html")
+
+    async def reply(request: web.Request) -> web.Response:
+        form = await request.post()
+        phone, text = str(form.get("phone", "")).strip(), str(form.get("text", "")).strip()
+        try:
+            phone = to_e164(phone)
+        except ValueError:
+            raise web.HTTPFound("/dev/sms?notice=bad_phone") from None
+        if text:
+            await sink.inbound(InboundText(channel="sms", sender=phone, text=text))
+        raise web.HTTPFound("/dev/sms?notice=sent")
+
+    return [web.get("/dev/sms", page), web.post("/dev/sms", reply)]
