@@ -29,7 +29,7 @@ CLOCK = Actor(None, "clock")
 async def move(matter: Matter, event: Event, actor: Actor, now: datetime, **detail: Any) -> None:
     """Apply the state machine and write the audit row (inside the caller's transaction)."""
     before = matter.state
-    matter.state = next_state(before, event)
+    matter.state = next_state(before, event, continuing=matter.continuing_since is not None)
     await matter.save()
     await audit(matter, actor, event.value, before, matter.state, now, **detail)
 

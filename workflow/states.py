@@ -30,32 +30,36 @@ CHASED = {S.ASSIGNED, S.ACKNOWLEDGED, S.IN_PROGRESS, S.SUPERVISED, S.KEY_SUPERVI
 OPEN = CHASED | {S.COMPLETION_REQUESTED}
 FINISHED = {S.CLOSED, S.ARCHIVED}
 
-# (event, from-state) -> to-state; `None` as to-state keeps the state.
-TRANSITIONS: dict[Event, dict[S, S | None]] = {
+RESUME = "resume"  # back to continuing if the matter is on that track, else in_progress
+
+# (event, from-state) -> to-state; `None` keeps the state.
+TRANSITIONS: dict[Event, dict[S, S | str | None]] = {
     Event.ACKNOWLEDGE: {S.ASSIGNED: S.ACKNOWLEDGED} | {s: None for s in OPEN - {S.ASSIGNED}},
-    Event.REPORT: {s: S.IN_PROGRESS for s in (S.ASSIGNED, S.ACKNOWLEDGED, S.IN_PROGRESS,
-                                               S.SUPERVISED, S.KEY_SUPERVISION, S.RETURNED)}
+    Event.REPORT: {s: RESUME for s in (S.ASSIGNED, S.ACKNOWLEDGED, S.IN_PROGRESS,
+                                        S.SUPERVISED, S.KEY_SUPERVISION, S.RETURNED)}
     | {S.CONTINUING: None, S.EXTENSION_REQUESTED: None, S.COMPLETION_REQUESTED: None},
-    Event.SUPERVISE: {s: S.SUPERVISED for s in CHASED - {S.KEY_SUPERVISION}}
-    | {S.KEY_SUPERVISION: None},
-    Event.KEY_SUPERVISION: {s: S.KEY_SUPERVISION for s in CHASED},
+    # A pending extension keeps its state so that it can still be decided.
+    Event.SUPERVISE: {s: S.SUPERVISED for s in CHASED - {S.KEY_SUPERVISION,
+                                                         S.EXTENSION_REQUESTED}}
+    | {S.KEY_SUPERVISION: None, S.EXTENSION_REQUESTED: None},
+    Event.KEY_SUPERVISION: {s: S.KEY_SUPERVISION for s in CHASED - {S.EXTENSION_REQUESTED}}
+    | {S.EXTENSION_REQUESTED: None},
     Event.REQUEST_EXTENSION: {s: S.EXTENSION_REQUESTED for s in CHASED - {
-        S.CONTINUING, S.EXTENSION_REQUESTED}},
+        S.EXTENSION_REQUESTED}},
     Event.APPROVE_EXTENSION: {S.EXTENSION_REQUESTED: S.CONTINUING},
     Event.REQUEST_COMPLETION: {s: S.COMPLETION_REQUESTED for s in CHASED},
-    Event.RETURN: {S.COMPLETION_REQUESTED: S.RETURNED, S.EXTENSION_REQUESTED: S.RETURNED,
-                   S.IN_PROGRESS: S.RETURNED, S.ACKNOWLEDGED: S.RETURNED,
-                   S.CONTINUING: None, S.SUPERVISED: S.RETURNED,
-                   S.KEY_SUPERVISION: S.RETURNED, S.RETURNED: None},
+    Event.RETURN: {s: S.RETURNED for s in OPEN},
     Event.APPROVE_COMPLETION: {S.COMPLETION_REQUESTED: S.CLOSED},
     Event.ARCHIVE: {S.CLOSED: S.ARCHIVED},
 }
 
 
-def next_state(state: S, event: Event) -> S:
+def next_state(state: S, event: Event, *, continuing: bool = False) -> S:
     """The state after `event`, or `Refused("illegal_transition")` naming both."""
     moves = TRANSITIONS[event]
     if state not in moves:
         raise Refused("illegal_transition", state=state.value, event=event.value)
     target = moves[state]
-    return state if target is None else target
+    if target == RESUME:
+        return S.CONTINUING if continuing else S.IN_PROGRESS
+    return state if target is None else S(target)

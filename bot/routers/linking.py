@@ -25,7 +25,10 @@ from scheduler.clock import Clock
 async def start(message: Message, command: CommandObject, clock: Clock) -> None:
     if command.args:
         person = await link_by_code(command.args.strip(), message.chat.id, clock.now())
-        await (welcome(message, person) if person else message.answer(say("link", "bad_code")))
+        if person:
+            await welcome(message, person)
+        else:
+            await message.answer(say("link", "bad_code"))
         return
     person = await person_for_chat(message.chat.id)
     if person:
