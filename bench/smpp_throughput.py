@@ -1,6 +1,7 @@
 """Push Chinese notices through SmppChannel to smpp34's SMSC on loopback; report rate and memory.
 
-    .venv/bin/python bench/smpp_throughput.py [--count 20000] [--window 10] [--tracemalloc]
+    .venv/bin/python bench/smpp_throughput.py [--count 20000] [--window 10]
+        [--contacts 2000] [--tracemalloc]
 
 The SMSC runs in a child process so the figures are the channel's own: its CPU does not
 share our event loop and its memory is not in our RSS. --tracemalloc adds the peak of
@@ -52,11 +53,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def messages(count: int) -> list[Outgoing]:
+def messages(count: int, contacts: int) -> list[Outgoing]:
     return [
-        Outgoing(i, "sms", f"+86138{i:08d}", NOTICE.format(code=f"D{i % 900 + 100}"), "assigned")
+        Outgoing(
+            i, "sms", f"+86138{i % contacts:08d}", NOTICE.format(code=f"D{i % 900 + 100}"),
+            "assigned",
+        )
         for i in range(count)
-    ]
+    ]  # fmt: skip
 
 
 async def push(channel: SmppChannel, queue: list[Outgoing], failures: list[str]) -> None:
@@ -66,7 +70,7 @@ async def push(channel: SmppChannel, queue: list[Outgoing], failures: list[str])
             failures.append(result.detail)
 
 
-async def run(count: int, window: int, port: int) -> None:
+async def run(count: int, window: int, contacts: int, port: int) -> None:
     channel = SmppChannel(
         SmppSettings(
             host="127.0.0.1", port=port, system_id="bench", password="bench",
@@ -77,7 +81,7 @@ async def run(count: int, window: int, port: int) -> None:
     await channel.start()
     if not await channel.wait_bound(10):
         raise SystemExit(f"could not bind: {channel.health()['last_error']}")
-    queue = messages(count)
+    queue = messages(count, contacts)
     failures: list[str] = []
     rss_before = _max_rss_mib()
     started = time.perf_counter()
@@ -85,16 +89,19 @@ async def run(count: int, window: int, port: int) -> None:
     await asyncio.gather(*(push(channel, queue, failures) for _ in range(window * 4)))
     elapsed = time.perf_counter() - started
     await channel.stop()
-    report(count, window, elapsed, failures, rss_before)
+    report(count, window, contacts, elapsed, failures, rss_before)
 
 
 def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def report(count: int, window: int, elapsed: float, failures: list[str], rss_before: float) -> None:
+def report(
+    count: int, window: int, contacts: int, elapsed: float, failures: list[str], rss_before: float
+) -> None:
     segments = count_segments(DEFAULT_SIGNATURE + NOTICE.format(code="D100"))
-    print(f"messages:        {count} ({segments} segment each), window {window}")
+    print(f"messages:        {count} ({segments} segment each) to {contacts} numbers")
+    print(f"window:          {window}")
     print(f"failed:          {len(failures)}{' e.g. ' + failures[0] if failures else ''}")
     print(f"elapsed:         {elapsed:.2f} s")
     print(f"throughput:      {count / elapsed:,.0f} messages/s")
@@ -108,6 +115,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--window", type=int, default=10)
+    # A district's units have a few thousand heads and operators, messaged again and again.
+    parser.add_argument("--contacts", type=int, default=2_000)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # child: run the SMSC
     args = parser.parse_args()
@@ -122,7 +131,7 @@ def main() -> None:
         assert smsc.stdout is not None and smsc.stdout.readline().strip() == "ready"
         if args.tracemalloc:
             tracemalloc.start()
-        asyncio.run(run(args.count, args.window, port))
+        asyncio.run(run(args.count, args.window, args.contacts, port))
     finally:
         smsc.terminate()
         smsc.wait(5)

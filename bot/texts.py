@@ -5,8 +5,10 @@ Messages go out as plain text (no parse mode), so nothing is HTML-escaped.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -15,13 +17,20 @@ TELEGRAM_TEXT_LIMIT = 4096
 
 @cache
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("templates", "bot"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["local"] = local_time
+    return env
+
+
+def local_time(instant: datetime | None, tz: ZoneInfo) -> str:
+    """`{{ at | local(tz) }}`: the wall time people read, to the minute."""
+    return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M") if instant else "-"
 
 
 @cache

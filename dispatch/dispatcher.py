@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from tortoise.expressions import Q
+
 from dispatch.channel import Button, Channel, FailureKind, Outgoing, SendResult
 from dispatch.outbox import claim_due, create_row, record
 from dispatch.render import Renderer
@@ -54,14 +56,14 @@ class Dispatcher:
 
     async def recover_stale(self) -> None:
         now = self.clock.now()
-        for row in await OutboundMessage.filter(status=MessageStatus.SENDING, claim_until__lt=now):
+        stale = Q(status=MessageStatus.SENDING, claim_until__lt=now)
+        for row in await OutboundMessage.filter(stale):
             channel = self.channels.get(row.channel)
             if channel is not None and getattr(channel, "idempotent", False):
                 await record(row, MessageStatus.PENDING, now, "claim expired while sending; "
-                             "the channel drops repeats, so it is sent again")
-            else:
-                await record(row, MessageStatus.UNKNOWN, now, "claim expired while sending; "
-                             "outcome unknown, not resent")
+                             "the channel drops repeats, so it is sent again", only_if=stale)
+            elif await record(row, MessageStatus.UNKNOWN, now, "claim expired while sending; "
+                              "outcome unknown, not resent", only_if=stale):
                 log.warning("message %s: outcome unknown after a crash, not resent", row.id)
 
     async def deliver(self, row: OutboundMessage) -> None:
@@ -69,9 +71,21 @@ class Dispatcher:
         if channel is None:
             await self.failed(row, f"no {row.channel} channel is configured")
             return
-        text = row.text or self.renderer.render(row.kind, row.context)
-        await record(row, MessageStatus.SENDING, self.clock.now(), text=text,
-                     attempts=row.attempts + 1)
+        try:
+            text = row.text or self.renderer.render(row.kind, row.context)
+        except Exception as exc:  # a bad row must not block the rest of its batch forever
+            log.exception("message %s cannot be rendered", row.id)
+            await record(row, MessageStatus.FAILED, self.clock.now(), f"cannot render: {exc}",
+                         error=f"cannot render: {exc}")
+            return
+        # Only while this worker still holds the claim: after its lease ran out another
+        # dispatcher may have taken the row. The send's own lease starts now.
+        now = self.clock.now()
+        if not await record(row, MessageStatus.SENDING, now, text=text,
+                            attempts=row.attempts + 1, claim_until=now + self.lease,
+                            only_if=Q(status=MessageStatus.CLAIMED, claimed_by=self.worker)):
+            log.info("message %s: claim lost before sending, left to its new holder", row.id)
+            return
         result = await self.send(channel, row, text)
         await self.outcome(row, result)
 

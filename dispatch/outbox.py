@@ -67,14 +67,22 @@ async def create_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:
 
 
 async def record(row: OutboundMessage, status: MessageStatus, now: datetime, detail: str = "",
-                 **changes: Any) -> None:
-    """Move a row to `status` and append it to the row's history, in one transaction."""
+                 *, only_if: Q | None = None, **changes: Any) -> bool:
+    """Move a row to `status` and append it to the row's history, in one transaction.
+
+    With `only_if` the move is conditional: it happens (and is recorded) only if the row
+    still matches, so of two dispatchers racing for one transition exactly one wins."""
     async with in_transaction():
-        await OutboundMessage.filter(id=row.id).update(status=status, **changes)
+        query = OutboundMessage.filter(id=row.id)
+        if only_if is not None:
+            query = query.filter(only_if)
+        if not await query.update(status=status, **changes):
+            return False
         await MessageEvent.create(message_id=row.id, status=status, at=now, detail=detail)
     row.status = status
     for name, value in changes.items():
         setattr(row, name, value)
+    return True
 
 
 def claimable(now: datetime) -> Q:

@@ -42,9 +42,9 @@ _EDGE_CATEGORIES = frozenset({"Po", "Pd", "Pc", "Sm", "So", "Sk"})
 
 # Signatures at the very end: "——水务局李一", "--李一", "(李一)", "【水务局】".
 # A dash or round-bracket signature must look like a unit and/or a person, so that
-# "——约八成" or "(已完成)" in a report body survive. A person is a common surname
-# (top of the 百家姓 frequency list, minus characters that mostly start ordinary
-# words, e.g. 万 方 向 于) followed by one or two characters, or 小/老 + surname.
+# "——约八成" or "(已完成)" in a report body survive. A person is one of the ~100 most
+# common surnames (minus 万 方 向 于, which mostly start ordinary words) followed by one
+# or two characters, a compound surname, or 小/老 + surname ("小李").
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡"
     "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付白邹孟熊秦邱江尹薛闫段雷侯"

@@ -456,9 +456,12 @@ def plan(f: MatterFacts, policy: Policy, cal: WorkCalendar, horizon: datetime) -
     actions += node_actions(f, bp, cal, horizon)
     actions += accountability(actions)
     actions += quarterly_actions(f, bp, cal, horizon)
-    actions = [a for a in actions if still_wanted(a, f) and a.at <= horizon]
+    # Quiet hours move a reminder earlier (by less than a day) and hold urges to their end:
+    # shift first, then cut at the horizon, so a moved reminder is due at its new moment and
+    # a merged urge only appears once everything it merges is known (R35).
+    actions = [a for a in actions if still_wanted(a, f) and a.at <= horizon + DAY]
     actions = apply_quiet_hours(actions, policy.quiet_hours)
-    return sorted(actions, key=lambda a: (a.at, a.key))
+    return sorted((a for a in actions if a.at <= horizon), key=lambda a: (a.at, a.key))
 
 
 def assignment_actions(f: MatterFacts, bp: BoardPolicy) -> list[Action]:
@@ -554,7 +557,9 @@ HELD_EARLY = (Kind.REMIND, Kind.REPORT_DUE)
 
 def apply_quiet_hours(actions: list[Action], quiet: QuietHours | None) -> list[Action]:
     """Reminders move to the last minute before quiet hours; urges inside merge into one at
-    their end; assigned, supervise and escalate are never held."""
+    their end; a notice without a deadline (R37's "not acknowledged") waits for their end, as
+    it must not go out before what it reports has happened; assigned, supervise and escalate
+    are never held."""
     if quiet is None:
         return actions
     kept, merged = [], {}
@@ -562,8 +567,10 @@ def apply_quiet_hours(actions: list[Action], quiet: QuietHours | None) -> list[A
         moment = local(action.at)
         if not quiet.contains(moment.time()):
             kept.append(action)
-        elif action.kind in HELD_EARLY:
+        elif action.kind in HELD_EARLY and action.deadline is not None:
             kept.append(replace(action, at=quiet_start_before(moment, quiet)))
+        elif action.kind in HELD_EARLY:  # a notice that something did not happen (R37)
+            kept.append(replace(action, at=quiet_end_after(moment, quiet)))
         elif action.kind is Kind.URGE:
             end = quiet_end_after(moment, quiet)
             merged.setdefault((end, action.node, action.audience, action.reason), []).append(action)

@@ -88,11 +88,15 @@ def run_import_org(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from service.plan import plan_table
+    from service.plan import UnknownMatter, plan_table
 
     settings = settings_of(args)
-    table = asyncio.run(with_database(settings, plan_table(settings, args.code,
-                                                           timedelta(days=args.days))))
+    try:
+        table = asyncio.run(with_database(settings, plan_table(settings, args.code,
+                                                               timedelta(days=args.days))))
+    except UnknownMatter as exc:
+        print(f"duban plan: {exc}", file=sys.stderr)
+        return 1
     print(table)
     return 0
 

@@ -8,6 +8,7 @@ takes the rest); UCS-2 fits 70 UTF-16 units, 67 per part.
 from __future__ import annotations
 
 import functools
+import re
 from enum import StrEnum
 
 import phonenumbers
@@ -34,6 +35,8 @@ class Encoding(StrEnum):
     UCS2 = "ucs2"
 
 
+_BRACKET_SIGNATURE = re.compile(r"^【[^【】]{1,20}】|【[^【】]{1,20}】$")
+
 # (units in a single SMS, units per part of a concatenated one)
 _LIMITS = {Encoding.GSM7: (160, 153), Encoding.UCS2: (70, 67)}
 
@@ -51,12 +54,15 @@ def to_e164(phone: str, region: str = "CN") -> str:
 
 
 def sign(text: str, signature: str = DEFAULT_SIGNATURE) -> str:
-    """Prefix the registered signature unless the text already carries it.
+    """Prefix the registered signature unless the text already carries one.
 
-    Carriers reject or re-sign messages with no signature, and show two if we add a
-    second one, so a template that already signs (at either end) is left alone.
+    Carriers reject messages with no signature and take any 【…】 block at either end
+    as one, so a text already signed there (by us, or by a renderer configured with
+    another signature) is left alone rather than shown with two.
     """
     if not signature or text.startswith(signature) or text.endswith(signature):
+        return text
+    if _BRACKET_SIGNATURE.search(text):
         return text
     return signature + text
 

@@ -1,15 +1,15 @@
 """The electronic ledger (电子台账, R34): every matter of a period with its outcome, and the
 statistics by unit, board and source, as one XLSX workbook.
 
-Words (sheet titles, column headers, state and board names) come from the caller, so the
-layout here stays language-free: `names[key]` for sheets and columns, `label(group, key)`
-for values.
+Words (sheet titles, column headers, state and board names) come from the caller's
+`label(group, key)`, so the layout here stays language-free: sheets and columns are looked
+up in the group "ledger", values in "boards", "classes", "states" and "score_reasons".
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from models import Application, ApplicationKind, Feedback, Matter
-from workflow.queries import Line, Period, score_events, scoped_matters, stats
+from workflow.queries import Line, Period, scoped_matters, score_events, stats
 
 MATTER_COLUMNS = (
     "code", "title", "source", "board", "klass", "initiator", "lead", "cooperating", "state",
@@ -35,7 +35,7 @@ _MAX_WIDTH = 60
 
 @dataclass(frozen=True)
 class Sheet:
-    key: str  # names[key] is its title
+    key: str  # label("ledger", key) is its title
     columns: Sequence[str]
     rows: list[list[Any]]
 
@@ -44,10 +44,10 @@ Label = Callable[[str, str], str]
 
 
 async def build_ledger(boards: list[str], period: Period, now: datetime, tz: ZoneInfo,
-                       names: Mapping[str, str], label: Label) -> bytes:
+                       label: Label) -> bytes:
     sheets = await ledger_sheets(boards, period, now, tz, label)
     # openpyxl is synchronous and CPU-bound: keep the event loop free while it writes.
-    return await asyncio.to_thread(write_workbook, sheets, names)
+    return await asyncio.to_thread(write_workbook, sheets, label)
 
 
 async def ledger_sheets(boards: list[str], period: Period, now: datetime, tz: ZoneInfo,
@@ -55,7 +55,8 @@ async def ledger_sheets(boards: list[str], period: Period, now: datetime, tz: Zo
     figures = await stats(boards, period, now)
     matters = [await _matter_row(m, tz, label) for m in await scoped_matters(boards, period)]
     scores = [[_local(e.at, tz), e.unit.name, e.matter.code if e.matter else "",
-               float(e.delta), e.reason] for e in await score_events(boards, period)]
+               float(e.delta), label("score_reasons", e.reason)]
+              for e in await score_events(boards, period)]
     return [
         Sheet("matters", MATTER_COLUMNS, matters),
         Sheet("units", LINE_COLUMNS, _lines(figures.by_unit)),
@@ -72,7 +73,7 @@ async def _matter_row(matter: Matter, tz: ZoneInfo, label: Label) -> list[Any]:
     return [
         matter.code, matter.title, matter.source, label("boards", matter.board),
         label("classes", matter.klass), matter.initiator.name, matter.lead.name,
-        "、".join(u.name for u in matter.cooperating), label("states", matter.state.value),
+        label("ledger", "separator").join(u.name for u in matter.cooperating), label("states", matter.state.value),
         _local(matter.created_at, tz), _local(matter.deadline, tz), _local(matter.closed_at, tz),
         matter.approver, matter.approved_on, graded.grade if graded else "",
         len(feedback), sum(f.late for f in feedback),
@@ -89,18 +90,18 @@ def _local(instant: datetime | None, tz: ZoneInfo) -> datetime | None:
     return instant.astimezone(tz).replace(tzinfo=None) if instant else None
 
 
-def write_workbook(sheets: list[Sheet], names: Mapping[str, str]) -> bytes:
+def write_workbook(sheets: list[Sheet], label: Label) -> bytes:
     book = Workbook()
     book.remove(book.active)
     for sheet in sheets:
-        _write_sheet(book.create_sheet(names[sheet.key]), sheet, names)
+        _write_sheet(book.create_sheet(label("ledger", sheet.key)), sheet, label)
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-def _write_sheet(ws: Any, sheet: Sheet, names: Mapping[str, str]) -> None:
-    ws.append([names[c] for c in sheet.columns])
+def _write_sheet(ws: Any, sheet: Sheet, label: Label) -> None:
+    ws.append([label("ledger", c) for c in sheet.columns])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in sheet.rows:

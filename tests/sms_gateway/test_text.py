@@ -57,6 +57,13 @@ def test_signature_is_added_exactly_once_when_already_there() -> None:
     assert sign("D17 请回复【尧都区督办】") == "D17 请回复【尧都区督办】"
 
 
+def test_text_already_signed_with_another_bracket_signature_gets_no_second_one() -> None:
+    # The renderer may sign with its own setting; carriers read any 【…】 edge block as one.
+    assert sign("【督办】D17 请回复") == "【督办】D17 请回复"
+    assert sign("D17 请回复【督办】") == "D17 请回复【督办】"
+    assert sign("D17【紧急】请回复") == "【尧都区督办】D17【紧急】请回复"  # mid-text is content
+
+
 def test_signature_is_configurable_and_may_be_empty() -> None:
     assert sign("D17", "【尧都区】") == "【尧都区】D17"
     assert sign("D17", "") == "D17"

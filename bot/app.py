@@ -1,0 +1,182 @@
+"""The bot's composition root.
+
+    bot = make_bot(settings.telegram)
+    dispatcher = build_dispatcher(inbox, clock, settings)
+    channel = TelegramChannel(bot)                       # handed to the outbound dispatcher
+    await run_polling(bot, dispatcher)                   # one instance, or:
+    setup_webhook(web_app, dispatcher, bot, settings.telegram)  # behind the web server
+
+Routers, in the order an update meets them: linking (/start, shared contact), then — for
+chats linked to a person — supervisor, buttons, replies; last the explanation for everyone
+not linked. FSM storage is memory for one polling instance and Redis in webhook mode, where
+several instances may share the dialogs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from contextlib import suppress
+from datetime import timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import ErrorEvent, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.identity import Linked
+from bot.routers import buttons, linking, replies, supervisor
+from bot.routers.new_matter import Register
+from bot.texts import say
+from dispatch.channel import InboundSink
+from models import Matter, Person
+from scheduler.clock import Clock
+from service.config import Settings, TelegramSettings
+from workflow.context import Context
+from workflow.records import Actor
+from workflow.service import MatterDraft, register_matter
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DIALOG_TTL = timedelta(days=1)  # an abandoned dialog is forgotten
+DEFAULT_CALLBACK_SECRET = "change-me"
+
+
+def make_bot(tg: TelegramSettings) -> Bot:
+    if not tg.token:
+        raise ValueError("telegram.token is not set")
+    api = TelegramAPIServer.from_base(tg.api_base) if tg.api_base else PRODUCTION
+    return Bot(tg.token, session=AiohttpSession(api=api))
+
+
+def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
+                     register: Register | None = None,
+                     storage: BaseStorage | None = None) -> Dispatcher:
+    """`register` registers a /new matter; by default the workflow service with a context
+    built from `settings`."""
+    tg = settings.telegram
+    if tg.callback_secret == DEFAULT_CALLBACK_SECRET:
+        log.warning("telegram.callback_secret is the default: button data can be forged")
+    storage = storage or make_storage(tg)
+    dispatcher = Dispatcher(
+        storage=storage,
+        events_isolation=isolation_for(storage),  # one update per person at a time
+        sink=sink,
+        clock=clock,
+        tz=ZoneInfo(settings.timezone),
+        callback_secret=tg.callback_secret,
+        register=register or service_register(settings, clock),
+    )
+    dispatcher.include_routers(linking.router(), linked(), linking.fallback())
+    dispatcher.errors.register(report_failure)
+    return dispatcher
+
+
+def linked() -> Router:
+    """Everything a linked person may do; the filter hands each handler its `person`."""
+    r = Router(name="linked")
+    r.message.filter(Linked())
+    r.callback_query.filter(Linked())
+    r.include_routers(supervisor.router(), buttons.router(), replies.router())
+    return r
+
+
+def service_register(settings: Settings, clock: Clock) -> Register:
+    context = Context(clock=clock, policy=settings.policy(), tz=ZoneInfo(settings.timezone),
+                      sms_signature=settings.sms.signature)
+
+    async def register(draft: MatterDraft, person: Person) -> Matter:
+        return await register_matter(context, draft, Actor(person, "telegram"))
+
+    return register
+
+
+def make_storage(tg: TelegramSettings) -> BaseStorage:
+    kind = tg.fsm_storage
+    if "fsm_storage" not in tg.model_fields_set:  # not chosen: follow the mode
+        kind = "redis" if tg.mode == "webhook" else "memory"
+    if kind == "memory":
+        return MemoryStorage()
+    if kind == "redis":
+        return RedisStorage.from_url(
+            tg.redis_url,
+            key_builder=DefaultKeyBuilder(prefix="duban:fsm", with_bot_id=True),
+            state_ttl=DIALOG_TTL,
+            data_ttl=DIALOG_TTL,
+        )
+    raise ValueError(f"telegram.fsm_storage={kind!r} is not supported; use memory or redis")
+
+
+def isolation_for(storage: BaseStorage) -> BaseEventIsolation:
+    if isinstance(storage, RedisStorage):
+        return storage.create_isolation()  # a lock every instance sees
+    return SimpleEventIsolation()
+
+
+async def report_failure(event: ErrorEvent, bot: Bot) -> None:
+    """Polling has already confirmed the update, so the person is asked to send it again."""
+    log.error("telegram update %s failed", event.update.update_id, exc_info=event.exception)
+    chat_id = _chat_of(event.update)
+    if chat_id is not None:
+        with suppress(TelegramAPIError):
+            await bot.send_message(chat_id, say("dialog", "error"))
+
+
+def _chat_of(update: Update) -> int | None:
+    if update.message:
+        return update.message.chat.id
+    if update.callback_query:
+        return update.callback_query.from_user.id
+    return None
+
+
+async def run_polling(bot: Bot, dispatcher: Dispatcher, *, polling_timeout: int = 30,
+                      handle_signals: bool = False) -> None:
+    """Long polling, for a single instance (Telegram serves one getUpdates caller).
+
+    Returns after `dispatcher.stop_polling()`; the bot's session stays open for the channel.
+    """
+    await bot.delete_webhook(drop_pending_updates=False)
+    await dispatcher.start_polling(bot, polling_timeout=polling_timeout,
+                                   handle_signals=handle_signals, close_bot_session=False)
+
+
+class SecretCheckedHandler(SimpleRequestHandler):
+    """Webhook requests must carry the secret given to setWebhook; anything else is 403."""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, (self.secret_token or "").encode()):
+            log.warning("refused webhook request from %s: bad secret token", request.remote)
+            raise web.HTTPForbidden()
+        return await super().handle(request)
+
+    async def close(self) -> None:
+        """The bot's session belongs to the composition root, not to the web app."""
+
+
+def setup_webhook(app: web.Application, dispatcher: Dispatcher, bot: Bot,
+                  tg: TelegramSettings) -> None:
+    """Serve updates at the path of `webhook_url` and register it with Telegram at start-up."""
+    if not tg.webhook_url or not tg.webhook_secret:
+        raise ValueError("webhook mode needs telegram.webhook_url and telegram.webhook_secret")
+    handler = SecretCheckedHandler(dispatcher, bot, secret_token=tg.webhook_secret,
+                                   handle_in_background=False)
+    handler.register(app, path=urlsplit(tg.webhook_url).path or "/")
+    setup_application(app, dispatcher, bot=bot)
+
+    async def announce(_: web.Application) -> None:
+        await bot.set_webhook(tg.webhook_url, secret_token=tg.webhook_secret,
+                              allowed_updates=dispatcher.resolve_used_update_types(),
+                              drop_pending_updates=False)
+
+    app.on_startup.append(announce)

@@ -1,0 +1,94 @@
+"""Supervisor commands. Decisions (/approve, /return, /grade) go to the inbox as text; the
+service checks them on the matter. Views (/matter, /overdue, /stats, /ledger) are read-only
+queries scoped to the person's boards (R34). Every update here passes `SupervisorOnly`.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message, Update
+
+from bot.days import local_today
+from bot.inbox import deliver
+from bot.roles import SupervisorOnly
+from bot.routers import new_matter
+from bot.texts import chunks, label, render, say
+from dispatch.channel import InboundSink
+from scheduler.clock import Clock
+from workflow import queries
+from workflow.ledger import build_ledger
+from workflow.queries import Period
+
+DECISIONS = ("approve", "return", "grade")
+
+
+async def decide(message: Message, command: CommandObject, sink: InboundSink,
+                 event_update: Update) -> None:
+    # Rebuilt from the parsed command so "/approve@duban_bot D17" reads as "/approve D17".
+    text = f"/{command.command} {command.args or ''}".strip()
+    await deliver(sink, event_update, message.chat.id, text)
+
+
+async def show_matter(message: Message, command: CommandObject, boards: list[str],
+                      tz: ZoneInfo) -> None:
+    code = (command.args or "").strip()
+    if not code:
+        await message.answer(say("supervisor", "matter_usage"))
+        return
+    view = await queries.matter_view(code, boards)
+    if view is None:
+        await message.answer(say("supervisor", "not_found", code=code))
+        return
+    await answer_long(message, render("matter", view=view, tz=tz))
+
+
+async def show_overdue(message: Message, boards: list[str], clock: Clock, tz: ZoneInfo) -> None:
+    rows = await queries.overdue(boards, clock.now())
+    await answer_long(message, render("overdue", rows=rows, tz=tz))
+
+
+async def show_stats(message: Message, command: CommandObject, boards: list[str],
+                     clock: Clock, tz: ZoneInfo) -> None:
+    if period := await _period(message, command, clock, tz):
+        figures = await queries.stats(boards, period, clock.now())
+        await answer_long(message, render("stats", stats=figures))
+
+
+async def send_ledger(message: Message, command: CommandObject, boards: list[str],
+                      clock: Clock, tz: ZoneInfo) -> None:
+    if period := await _period(message, command, clock, tz):
+        workbook = await build_ledger(boards, period, clock.now(), tz, label)
+        await message.answer_document(
+            BufferedInputFile(workbook, filename=f"duban-ledger-{period.label}.xlsx"),
+            caption=say("supervisor", "ledger_caption", period=period.label),
+        )
+
+
+async def _period(message: Message, command: CommandObject, clock: Clock,
+                  tz: ZoneInfo) -> Period | None:
+    period = Period.parse(command.args or "", local_today(clock.now(), tz), tz)
+    if period is None:
+        await message.answer(say("supervisor", "bad_period"))
+    return period
+
+
+async def answer_long(message: Message, text: str) -> None:
+    for piece in chunks(text):
+        await message.answer(piece)
+
+
+def router() -> Router:
+    r = Router(name="supervisor")
+    # Inner middlewares run only once a handler here matched, so other text falls through.
+    r.message.middleware(SupervisorOnly())
+    r.callback_query.middleware(SupervisorOnly())
+    r.message.register(decide, Command(*DECISIONS))
+    r.message.register(show_matter, Command("matter"))
+    r.message.register(show_overdue, Command("overdue"))
+    r.message.register(show_stats, Command("stats"))
+    r.message.register(send_ledger, Command("ledger"))
+    r.include_router(new_matter.router())
+    return r

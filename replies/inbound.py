@@ -1,0 +1,571 @@
+"""The inbound reply path: every message a person sends becomes at most one change and one answer.
+
+1. The raw message is stored first, in its own commit, so nothing is lost whatever happens
+   next; a provider's resend of a message already handled stops there.
+2. The sender is identified by address; an unknown sender changes nothing.
+3. The text is parsed; 4. the matter is resolved: a code, a short number, or the sender's
+   only open matter — never a guess such as "the latest".
+5. The workflow service makes the change; it alone holds the rules.
+6. The answer (kind "reply", on the channel the message came from) says what was understood
+   or precisely why nothing was done (R15, R36).
+7. The row records the outcome.
+
+Steps 2-7 run in one transaction: a change, its answer and the row's status commit together
+or not at all. If they fail, the row is marked `error` and the sender told to resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from dispatch.channel import InboundText, Receipt
+from dispatch.outbox import create_row, enqueue, is_postgres, record
+from models import (
+    Application,
+    ApplicationStatus,
+    InboundMessage,
+    Matter,
+    MatterState,
+    MessageEvent,
+    MessageStatus,
+    OutboundMessage,
+    Person,
+    ProviderId,
+)
+from replies.parser import Intent, IntentKind, ParseError, parse_reply
+from replies.short_numbers import Numbered, matter_by_number, numbered_matters
+from scheduler.rules import Kind, satisfied_keys, walk
+from sms_gateway.text import to_e164
+from workflow import recipients, service
+from workflow.chase import message_context
+from workflow.context import Context
+from workflow.errors import Refused
+from workflow.facts import matter_facts
+from workflow.service import NODE_ROWS_AHEAD
+from workflow.states import OPEN
+
+log = logging.getLogger("duban.replies")
+
+# An auto-responder answering our answers must not loop with us: after this many help or
+# error answers in a row to one address within the window, further ones are not sent until
+# the person sends a command we understand (or the window has passed).
+NOISE_CAP = 5
+NOISE_WINDOW = timedelta(hours=24)
+LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
+EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
+
+RECEIPT_STATUS = {
+    "delivered": MessageStatus.DELIVERED,
+    "failed": MessageStatus.FAILED,
+    "expired": MessageStatus.EXPIRED,
+}
+FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
+MAX_CHAT_ID = 2**63  # a BigInt column
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Status(StrEnum):
+    """InboundMessage.status."""
+
+    RECEIVED = "received"  # stored, not processed yet
+    DONE = "done"  # understood and carried out (or a list/help request answered)
+    REFUSED = "refused"  # understood, but the rules or the addressing refused it
+    ERROR = "error"  # not understood, incomplete, or processing failed
+
+
+@dataclass
+class Answer:
+    """What came of one message: the row's status, the answer template and its context."""
+
+    status: Status
+    reason: str  # the template under templates/replies/
+    label: str  # InboundMessage.outcome
+    matter: Matter | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def capped(self) -> bool:
+        return is_noise(self.status, self.label)
+
+
+def is_noise(status: str, outcome: str) -> bool:
+    """Help and error answers are what an auto-responder loop would produce."""
+    return status == Status.ERROR or outcome.startswith("help")
+
+
+# A matter command: the workflow call, then the answer template and its extra context.
+Action = Callable[[Context, Intent, Matter, Person, str], Awaitable[tuple[str, dict[str, Any]]]]
+
+
+class Inbox:
+    """The InboundSink of every channel (SMS adapters, the bot, simulate)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # --- the sink -----------------------------------------------------------------------
+
+    async def inbound(self, message: InboundText) -> None:
+        """Raises only when the raw row cannot be stored, so the provider delivers again."""
+        row = await store(message, self.ctx)
+        if row is None:
+            return  # a resend of a message already handled
+        try:
+            await self.process(row)
+        except Exception as exc:
+            log.exception("inbound message %s: processing failed", row.id)
+            await self.fail(row, exc)
+
+    async def receipt(self, receipt: Receipt) -> None:
+        status = RECEIPT_STATUS.get(receipt.status)
+        ref = await ProviderId.get_or_none(
+            channel=receipt.channel, provider_id=receipt.provider_message_id
+        )
+        if status is None or ref is None:
+            log.info(
+                "receipt %s/%s (%s) matches no message; ignored",
+                receipt.channel,
+                receipt.provider_message_id,
+                receipt.status,
+            )
+            return
+        row = await OutboundMessage.get(id=ref.message_id)
+        await record_receipt(row, status, receipt, self.ctx)
+
+    # --- one message ----------------------------------------------------------------------
+
+    async def process(self, row: InboundMessage) -> None:
+        async with in_transaction():
+            row = await claim(row.id)
+            if row is None:
+                return  # processed meanwhile (a concurrent resend)
+            person = await identify(row.channel, row.sender)
+            if person is None:
+                answer = await self.unregistered(row)
+            else:
+                answer = await self.reply(row, person, await self.understand(row, person))
+            await finish(row, person, answer)
+
+    async def fail(self, row: InboundMessage, exc: Exception) -> None:
+        """Processing raised and was rolled back: nothing changed; say so once."""
+        async with in_transaction():
+            row = await claim(row.id)
+            if row is None:
+                return
+            person = await identify(row.channel, row.sender)
+            answer = Answer(Status.ERROR, "internal_error", f"internal {type(exc).__name__}")
+            if person is not None:
+                answer = await self.reply(row, person, answer)
+            await finish(row, person, answer)
+
+    async def understand(self, row: InboundMessage, person: Person) -> Answer:
+        if row.raw_data.get("incomplete"):
+            # Some parts of a long SMS never arrived; acting on the rest would be a guess.
+            return Answer(Status.ERROR, "incomplete", "incomplete")
+        mine = await numbered_matters(person, self.ctx.clock.now())
+        parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
+        if isinstance(parsed, ParseError):
+            return Answer(
+                Status.ERROR,
+                "not_understood",
+                f"parse {parsed.code}",
+                context={
+                    "error": parsed.code,
+                    "detail": parsed.detail,
+                    "example": await example(person, mine),
+                },
+            )
+        return await self.act(parsed, person, row.channel, mine)
+
+    async def act(
+        self, intent: Intent, person: Person, channel: str, mine: list[Numbered]
+    ) -> Answer:
+        if intent.kind is IntentKind.LIST:
+            return await self.listing(person, mine)
+        if intent.kind is IntentKind.HELP:
+            return Answer(
+                Status.DONE,
+                "help",
+                "help",
+                context={
+                    "supervisor": bool(await supervised_open_matters(person)),
+                    "example": await example(person, mine),
+                },
+            )
+        if intent.kind is IntentKind.ACKNOWLEDGE_ALL:
+            return await self.acknowledge_all(intent, person, channel, mine)
+        found = await self.resolve(intent, person, mine)
+        if isinstance(found, Answer):
+            return found
+        try:
+            reason, extra = await ACTIONS[intent.kind](self.ctx, intent, found, person, channel)
+        except Refused as refused:
+            params = {k: str(v) for k, v in refused.params.items()}
+            answer = Answer(
+                Status.REFUSED,
+                "refused",
+                f"refused {refused.code} {found.code}",
+                context={"refusal": refused.code, "params": params},
+            )
+        else:
+            answer = Answer(Status.DONE, reason, f"{intent.kind.value} {found.code}", context=extra)
+        return await self.about(found, mine, answer)
+
+    async def resolve(
+        self, intent: Intent, person: Person, mine: list[Numbered]
+    ) -> Matter | Answer:
+        """The one matter the message means, or the answer asking which (never a guess)."""
+        if intent.matter_code:
+            matter = await Matter.get_or_none(code=intent.matter_code)
+            return matter or await self.which("unknown_code", mine, intent.matter_code)
+        if intent.short_number is not None:
+            matter = await matter_by_number(person, intent.short_number, self.ctx.clock.now())
+            return matter or await self.which("unknown_number", mine, str(intent.short_number))
+        if len(mine) == 1:
+            return mine[0].matter
+        return await self.which("several_open" if mine else "no_open_matter", mine)
+
+    async def which(self, problem: str, mine: list[Numbered], given: str = "") -> Answer:
+        return Answer(
+            Status.REFUSED,
+            "which_matter",
+            f"refused {problem} {given}".strip(),
+            context={"problem": problem, "given": given, "matters": await self.items(mine)},
+        )
+
+    async def acknowledge_all(
+        self, intent: Intent, person: Person, channel: str, mine: list[Numbered]
+    ) -> Answer:
+        """全部收到: every matter of the person still awaiting receipt; nothing else."""
+        waiting = [n for n in mine if n.matter.state is MatterState.ASSIGNED]
+        acked, skipped = [], []
+        for numbered in waiting:
+            item = {"code": numbered.matter.code, "number": numbered.number}
+            try:
+                await service.file_feedback(
+                    self.ctx, numbered.matter, person, channel, intent.text, ack_only=True
+                )
+                acked.append(item)
+            except Refused as refused:
+                skipped.append(item | {"refusal": refused.code})
+        status = Status.DONE if acked else Status.REFUSED
+        label = (
+            "acknowledge_all " + ",".join(i["code"] for i in acked)
+            if acked
+            else "refused nothing_to_acknowledge"
+        )
+        return Answer(
+            status,
+            "acknowledged_all",
+            label,
+            matter=waiting[0].matter if len(waiting) == 1 else None,
+            context={"acked": acked, "skipped": skipped},
+        )
+
+    async def listing(self, person: Person, mine: list[Numbered]) -> Answer:
+        supervised = await supervised_open_matters(person)
+        pending = dict(
+            await Application.filter(
+                matter_id__in=[m.id for m in supervised], status=ApplicationStatus.PENDING
+            ).values_list("matter_id", "kind")
+        )
+        return Answer(
+            Status.DONE,
+            "matter_list",
+            "list",
+            context={
+                "matters": await self.items(mine),
+                "total": len(mine),
+                "supervised": [
+                    {"code": m.code, "title": m.title, "pending": pending.get(m.id)}
+                    for m in supervised[:LIST_LIMIT]
+                ],
+                "supervised_total": len(supervised),
+            },
+        )
+
+    async def items(self, numbered: list[Numbered]) -> list[dict[str, Any]]:
+        return [
+            {
+                "code": n.matter.code,
+                "number": n.number,
+                "title": n.matter.title,
+                "state": n.matter.state.value,
+                "due": await self.next_due(n.matter),
+            }
+            for n in numbered[:LIST_LIMIT]
+        ]
+
+    async def about(self, matter: Matter, mine: list[Numbered], answer: Answer) -> Answer:
+        """Name the matter in the answer: code, title, short number, next deadline."""
+        numbers = {n.matter.id: n.number for n in mine}
+        answer.matter = matter
+        answer.context = (
+            await message_context(self.ctx, matter)
+            | {
+                "number": numbers.get(matter.id),
+                "due": await self.next_due(matter),
+            }
+            | answer.context
+        )
+        return answer
+
+    async def next_due(self, matter: Matter) -> dict[str, Any] | None:
+        """The earliest node not yet satisfied, as the clock sees it (it may be overdue)."""
+        matter = await Matter.get(id=matter.id)
+        if matter.state not in OPEN:
+            return None
+        facts = await matter_facts(matter)
+        now = self.ctx.clock.now()
+        horizon = now + NODE_ROWS_AHEAD
+        satisfied = satisfied_keys(facts, self.ctx.policy, self.ctx.calendar, horizon)
+        nodes = walk(facts, self.ctx.policy.board(matter.board), self.ctx.calendar, horizon)
+        node = next((n for n in nodes if satisfied.get(n.key) is None), None)
+        if node is None:
+            return None
+        return {
+            "node": node.key,
+            "overdue": node.due < now,
+            "at": node.due.astimezone(self.ctx.tz).strftime("%m-%d %H:%M"),
+        }
+
+    # --- answering ------------------------------------------------------------------------
+
+    async def reply(self, row: InboundMessage, person: Person, answer: Answer) -> Answer:
+        """One answer per message, on its channel (R36), unless the noise cap is reached."""
+        if answer.capped and await noise_capped(row, person, self.ctx):
+            answer.label += " (unanswered: cap)"
+            return answer
+        now = self.ctx.clock.now()
+        await enqueue(
+            kind=Kind.REPLY.value,
+            people=[person],
+            context=answer.context | {"reason": answer.reason},
+            due_at=now,
+            now=now,
+            matter=answer.matter,
+            only_channel=row.channel,
+            dedup=f"reply:{row.id}",
+        )
+        return answer
+
+    async def unregistered(self, row: InboundMessage) -> Answer:
+        """An address we do not know: change nothing, and say so at most once a day."""
+        address = reply_address(row.channel, row.sender)
+        if address is None:
+            return Answer(
+                Status.REFUSED, "not_registered", "not_registered (unanswered: no address)"
+            )
+        now = self.ctx.clock.now()
+        day = now.astimezone(self.ctx.tz).date().isoformat()
+        sent = await create_row(
+            kind=Kind.REPLY.value,
+            channel=row.channel,
+            address=address,
+            context={"reason": "not_registered", "channel": row.channel, "person": ""},
+            due_at=now,
+            now=now,
+            dedup_key=f"not_registered:{row.channel}:{address}:{day}",
+        )
+        label = "not_registered" if sent else "not_registered (unanswered: once a day)"
+        return Answer(Status.REFUSED, "not_registered", label)
+
+
+# --- matter commands: each one workflow call -------------------------------------------------
+
+
+async def acknowledge(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
+    return "acknowledged", {}
+
+
+async def progress(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
+    return "progress_recorded", {}
+
+
+async def extension(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    assert intent.new_deadline is not None  # the parser refuses an extension without one
+    await service.request_extension(ctx, matter, person, channel, intent.new_deadline, intent.text)
+    return "extension_requested", {"new_deadline": intent.new_deadline.isoformat()}
+
+
+async def completion(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    await service.request_completion(ctx, matter, person, channel, intent.text)
+    return "completion_requested", {}
+
+
+async def approve(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    what = await service.approve(ctx, matter, person, channel)
+    return "approved", {"what": what}
+
+
+async def return_(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    what = await service.return_matter(ctx, matter, person, channel, intent.text)
+    return "return_done", {"what": what}
+
+
+async def grade(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> tuple[str, dict[str, Any]]:
+    assert intent.grade is not None  # the parser refuses a grade it cannot read
+    await service.grade(ctx, matter, person, channel, intent.grade)
+    return "graded", {"grade": intent.grade}
+
+
+ACTIONS: dict[IntentKind, Action] = {
+    IntentKind.ACKNOWLEDGE: acknowledge,
+    IntentKind.PROGRESS: progress,
+    IntentKind.EXTENSION: extension,
+    IntentKind.COMPLETION: completion,
+    IntentKind.APPROVE: approve,
+    IntentKind.RETURN: return_,
+    IntentKind.GRADE: grade,
+}
+
+
+# --- rows and addresses ----------------------------------------------------------------------
+
+
+async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
+    """The raw row, in its own commit. For a resend: None once the first was handled, or
+    the stored row when its processing never finished (the resend completes it)."""
+    provider_id = message.provider_message_id[:128] if message.provider_message_id else None
+    try:
+        async with in_transaction():
+            return await InboundMessage.create(
+                channel=message.channel[:16],
+                sender=storable(message.sender)[:64],
+                text=storable(message.text),
+                provider_message_id=provider_id,
+                raw_data=storable_json(message.raw),
+                received_at=ctx.clock.now(),
+            )
+    except IntegrityError:
+        first = await InboundMessage.get(
+            channel=message.channel[:16], provider_message_id=provider_id
+        )
+        return first if first.status == Status.RECEIVED else None
+
+
+def storable(text: str) -> str:
+    """PostgreSQL stores no NUL and no lone surrogate, yet a handset can send both. NUL goes
+    (the parser drops it anyway); a lone surrogate becomes U+FFFD, like it no separator."""
+    return LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+
+
+def storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): storable_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable_json(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return storable(str(value))
+
+
+async def claim(row_id: int) -> InboundMessage | None:
+    """The row if it still waits for processing, locked against a concurrent resend."""
+    query = InboundMessage.filter(id=row_id, status=Status.RECEIVED)
+    if is_postgres():
+        query = query.select_for_update()
+    return await query.first()
+
+
+async def finish(row: InboundMessage, person: Person | None, answer: Answer) -> None:
+    await InboundMessage.filter(id=row.id).update(
+        status=answer.status.value,
+        person_id=person.id if person else None,
+        matter_id=answer.matter.id if answer.matter else None,
+        outcome=answer.label,
+    )
+
+
+def reply_address(channel: str, sender: str) -> str | None:
+    """The sender as we store addresses: E.164 for SMS, the chat id for the messenger."""
+    if channel == "sms":
+        try:
+            return to_e164(sender.strip())
+        except ValueError:
+            return None
+    if channel == "telegram":
+        chat = sender.strip()
+        if chat.lstrip("-").isdigit() and abs(int(chat)) < MAX_CHAT_ID:
+            return str(int(chat))
+    return None
+
+
+async def identify(channel: str, sender: str) -> Person | None:
+    address = reply_address(channel, sender)
+    if address is None:
+        return None
+    if channel == "sms":
+        return await Person.get_or_none(phone=address, active=True)
+    return await Person.get_or_none(telegram_chat_id=int(address), active=True)
+
+
+async def supervised_open_matters(person: Person) -> list[Matter]:
+    """The open matters this person reviews as their initiator's people (R16, R29, R30)."""
+    matters = await Matter.filter(initiator_id=person.unit_id, state__in=list(OPEN)).order_by(
+        "assigned_at", "id"
+    )
+    return [m for m in matters if recipients.is_supervisor_of(person, m)]
+
+
+async def example(person: Person, mine: list[Numbered]) -> str:
+    """A code the person knows, for the grammar examples of help and error answers."""
+    if mine:
+        return mine[0].matter.code
+    supervised = await supervised_open_matters(person)
+    return supervised[0].code if supervised else EXAMPLE_CODE
+
+
+async def noise_capped(row: InboundMessage, person: Person, ctx: Context) -> bool:
+    """True when the last NOISE_CAP messages of this address in the window were all noise."""
+    since = ctx.clock.now() - NOISE_WINDOW
+    recent = (
+        await InboundMessage.filter(
+            channel=row.channel, person=person, id__lt=row.id, received_at__gte=since
+        )
+        .order_by("-id")
+        .limit(NOISE_CAP)
+        .values_list("status", "outcome")
+    )
+    return len(recent) == NOISE_CAP and all(is_noise(s, o) for s, o in recent)
+
+
+async def record_receipt(
+    row: OutboundMessage, status: MessageStatus, receipt: Receipt, ctx: Context
+) -> None:
+    detail = f"receipt {receipt.provider_message_id}"
+    if receipt.detail:
+        detail += f": {receipt.detail}"
+    now = ctx.clock.now()
+    if row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED:
+        # One part of a long SMS failed: a later part's delivery must not hide that.
+        await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
+        return
+    await record(row, status, now, detail)

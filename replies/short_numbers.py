@@ -1,0 +1,106 @@
+"""Short numbers (短号): "1 收到" instead of "D17 收到".
+
+Each person numbers their own open matters 1, 2, 3 … (the lowest free number when the
+matter first needs one). A number stays with its matter for the matter's whole life, and
+after the matter closes it is not given to another matter for 72 hours, so a late "1 进展"
+still reaches the closed matter and is refused by name instead of landing on a new one.
+
+Numbers are assigned lazily, whenever the reply path answers or lists for a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from dispatch.outbox import is_postgres
+from models import Matter, Person, ShortNumber
+from workflow import recipients
+from workflow.states import FINISHED, OPEN
+
+QUARANTINE = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class Numbered:
+    matter: Matter
+    number: int
+
+
+async def responsible_open_matters(person: Person) -> list[Matter]:
+    """The open matters this person may report on, in the order they were assigned."""
+    candidates = (
+        await Matter.filter(
+            Q(lead_id=person.unit_id) | Q(cooperating__id=person.unit_id), state__in=list(OPEN)
+        )
+        .distinct()
+        .order_by("assigned_at", "id")
+    )
+    return [m for m in candidates if await recipients.is_responsible(person, m)]
+
+
+async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:
+    """Every open matter of the person with its short number, assigning missing ones."""
+    async with in_transaction():
+        await lock(person)
+        await release_finished(person, now)
+        matters = await responsible_open_matters(person)
+        rows = {
+            r.matter_id: r
+            for r in await ShortNumber.filter(person=person, matter_id__in=[m.id for m in matters])
+        }
+        taken = await numbers_in_use(person, now)
+        numbered = []
+        for matter in matters:
+            row = rows.get(matter.id)
+            if row is None:
+                row = await ShortNumber.create(
+                    person=person, matter=matter, number=lowest_free(taken)
+                )
+                taken.add(row.number)
+            numbered.append(Numbered(matter, row.number))
+    return sorted(numbered, key=lambda n: n.number)
+
+
+async def matter_by_number(person: Person, number: int, now: datetime) -> Matter | None:
+    """The matter a number means for this person: open, or closed less than 72 h ago."""
+    row = (
+        await ShortNumber.filter(in_use(now), person=person, number=number).order_by("-id").first()
+    )
+    return await Matter.get(id=row.matter_id) if row else None
+
+
+async def lock(person: Person) -> None:
+    """Two replies of one person at once must not both take the same free number."""
+    if is_postgres():
+        await Person.filter(id=person.id).select_for_update().first()
+
+
+async def release_finished(person: Person, now: datetime) -> None:
+    """Start the 72 h quarantine of numbers whose matter has closed (or been archived)."""
+    rows = await ShortNumber.filter(
+        person=person, released_at=None, matter__state__in=list(FINISHED)
+    ).prefetch_related("matter")
+    for row in rows:
+        row.released_at = row.matter.closed_at or now
+        await row.save(update_fields=["released_at"])
+
+
+def in_use(now: datetime) -> Q:
+    return Q(released_at=None) | Q(released_at__gt=now - QUARANTINE)
+
+
+async def numbers_in_use(person: Person, now: datetime) -> set[int]:
+    return set(
+        await ShortNumber.filter(in_use(now), person=person).values_list("number", flat=True)
+    )
+
+
+def lowest_free(taken: set[int]) -> int:
+    number = 1
+    while number in taken:
+        number += 1
+    return number

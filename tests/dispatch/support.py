@@ -1,0 +1,283 @@
+"""Helpers of the dispatch tests: a scripted channel, seed data, and the `duban serve`
+subprocesses of the restart and two-instance tests.
+
+Run as a module it seeds a database of its own (the test process keeps its own tortoise
+connection): `python -m tests.dispatch.support seed DATABASE_URL COUNT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dispatch.channel import FailureKind, Outgoing, SendResult
+from models import MessageEvent, OutboundMessage, Person, Role, Unit
+
+REPO = Path(__file__).resolve().parents[2]
+
+Script = Callable[[Outgoing], SendResult]
+
+
+@dataclass
+class ScriptedChannel:
+    """A channel that answers what its script says and remembers every message it saw.
+
+    `answers` are used in turn (the last one repeats); an answer that is an exception is
+    raised, a callable is called with the message."""
+
+    name: str
+    answers: list[Any] = field(default_factory=list)
+    idempotent: bool = False
+    sent: list[Outgoing] = field(default_factory=list)
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> dict[str, Any]:
+        return {"kind": "scripted"}
+
+    async def send(self, message: Outgoing) -> SendResult:
+        self.sent.append(message)
+        answer = self.answers[min(len(self.sent), len(self.answers)) - 1] if self.answers \
+            else SendResult.sent(f"{self.name}-{message.message_id}-{len(self.sent)}")
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            answer = answer(message)
+            if asyncio.iscoroutine(answer):
+                answer = await answer
+        return answer
+
+    def ids(self) -> list[int]:
+        return [m.message_id for m in self.sent]
+
+
+def ok(message: Outgoing) -> SendResult:
+    return SendResult.sent(f"ok-{message.message_id}")
+
+
+def retryable(detail: str = "busy", retry_after: float | None = None) -> SendResult:
+    return SendResult.failed(FailureKind.RETRYABLE, detail, retry_after)
+
+
+def permanent(detail: str = "no such number") -> SendResult:
+    return SendResult.failed(FailureKind.PERMANENT, detail)
+
+
+def unknown(detail: str = "timed out after submit") -> SendResult:
+    return SendResult.failed(FailureKind.UNKNOWN, detail)
+
+
+def remind_context(number: int) -> dict[str, Any]:
+    return {"code": f"DB{number:04d}", "title": f"第{number}号督办事项", "node": "3d",
+            "deadline": "2026-11-25 17:00", "reason": None, "number": number}
+
+
+async def make_people(count: int, *, phone: bool = True, telegram: bool = True,
+                      start: int | None = None) -> list[Person]:
+    """`count` new people (numbered on from those there are), by default on both channels."""
+    unit, _ = await Unit.get_or_create(key="u1", defaults={"name": "区住建局"})
+    if start is None:
+        start = await Person.all().count()
+    people = []
+    for i in range(start, start + count):
+        people.append(await Person.create(
+            unit=unit, name=f"人员{i}", role=Role.OPERATOR_A,
+            phone=f"+86138{i:08d}" if phone else None,
+            telegram_chat_id=700000 + i if telegram else None))
+    return people
+
+
+async def history(row: OutboundMessage | int) -> list[str]:
+    """The statuses a row went through, in order."""
+    row_id = row if isinstance(row, int) else row.id
+    return list(await MessageEvent.filter(message_id=row_id).order_by("id")
+                .values_list("status", flat=True))
+
+
+async def seed(database_url: str, count: int) -> None:
+    """`count` due outbound rows (half SMS, half messenger) in a freshly migrated database."""
+    from dispatch.outbox import enqueue
+    from scheduler.clock import SystemClock
+    from service.db import close_database, open_database
+
+    await open_database(database_url)
+    try:
+        now = SystemClock().now()
+        people = await make_people((count + 1) // 2)
+        made = 0
+        for i, person in enumerate(people):
+            only = "sms" if made == count - 1 else None
+            rows = await enqueue(kind="remind", people=[person], context=remind_context(i),
+                                 due_at=now - timedelta(minutes=1), now=now, only_channel=only,
+                                 dedup=f"seed:{i}")
+            made += len(rows)
+        assert made == count, made
+    finally:
+        await close_database()
+
+
+# --- `duban serve` subprocesses ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The environment of a child: ours without any DUBAN_* setting, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")}
+    env.update(settings)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_seed(database_url: str, count: int, timeout: float = 120) -> None:
+    subprocess.run([sys.executable, "-m", "tests.dispatch.support", "seed", database_url,
+                    str(count)], cwd=REPO, env=clean_env(), check=True, timeout=timeout,
+                   capture_output=True)
+
+
+def duban_command() -> list[str]:
+    script = Path(sys.executable).with_name("duban")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+
+
+@dataclass
+class Server:
+    """One `duban serve` child process and its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a power cut."""
+        if self.alive():
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 10) -> None:
+        if not self.alive():
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def start_server(name: str, database_url: str, log_dir: Path, *, poll: float = 0.2,
+                 lease: float = 2.0) -> Server:
+    log = log_dir / f"{name}.log"
+    env = clean_env(DUBAN_DATABASE_URL=database_url, DUBAN_POLL_SECONDS=str(poll),
+                    DUBAN_CLAIM_SECONDS=str(lease), DUBAN_INSTANCE=name,
+                    DUBAN_PORT=str(free_port()), DUBAN_SMS__PROVIDER="dev")
+    with log.open("ab") as out:
+        process = subprocess.Popen([*duban_command(), "serve"], cwd=REPO, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(name, process, log)
+
+
+def stop_all(servers: Iterable[Server]) -> None:
+    for server in servers:
+        try:
+            server.stop(timeout=5)
+        except Exception:  # noqa: BLE001 - cleanup goes on for the others
+            server.process.kill()
+
+
+# --- reading a child's database from the test (plain SQL, outside tortoise) ----------------
+
+
+class Probe:
+    """Reads the database the children use, with plain SQL."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+
+    async def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.url.startswith("sqlite://"):
+            path = self.url.removeprefix("sqlite://")
+            return await asyncio.to_thread(sqlite_rows, path, sql)
+        import asyncpg
+
+        conn = await asyncpg.connect(pg_dsn(self.url), timeout=10)
+        try:
+            return [tuple(r) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    async def value(self, sql: str) -> Any:
+        return (await self.rows(sql))[0][0]
+
+    async def statuses(self) -> dict[str, int]:
+        return dict(await self.rows(
+            "SELECT status, count(*) FROM outbound_message GROUP BY status"))
+
+
+def sqlite_rows(path: str, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def pg_dsn(url: str) -> str:
+    for prefix in ("postgres://", "asyncpg://", "psql://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url.removeprefix(prefix)
+    return url
+
+
+async def until(check: Callable[[], Any], timeout: float, interval: float = 0.05,
+                what: str = "condition") -> Any:
+    """Await `check()` until it is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout} s")
+        await asyncio.sleep(interval)
+
+
+def now_seconds() -> float:
+    return time.monotonic()
+
+
+def stamp() -> str:
+    return datetime.now().strftime("%H:%M:%S.%f")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "seed":
+        asyncio.run(seed(sys.argv[2], int(sys.argv[3])))
+    else:
+        sys.exit("usage: python -m tests.dispatch.support seed DATABASE_URL COUNT")
