@@ -494,7 +494,7 @@ def node_actions(f: MatterFacts, bp: BoardPolicy, cal: WorkCalendar,
         actions += chase(state, node_active, bp)
         if state.satisfied_at is None:
             break
-        active = state.satisfied_at
+        active = max(active, state.satisfied_at)  # never back in time (a reopened node)
     return actions
 
 

@@ -52,10 +52,14 @@ def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
     """GET /dev/sms: every phone's messages; POST /dev/sms: reply as a phone."""
 
     async def page(request: web.Request) -> web.Response:
-        sent = await DevDelivery.filter(channel="sms").order_by("-at", "-id").limit(500)
-        received = await InboundMessage.filter(channel="sms").order_by("-received_at").limit(500)
-        phones = sorted({d.address for d in sent} | {r.sender for r in received})
-        html = renderer.page("web/dev_sms.j2", phones=phones, sent=sent, received=received,
+        sent = await DevDelivery.filter(channel="sms").order_by("at", "id").limit(500)
+        received = await InboundMessage.filter(channel="sms").order_by("received_at", "id").limit(500)
+        lines = [(d.at, d.address, "out", d.text) for d in sent]
+        lines += [(r.received_at, r.sender, "in", r.text) for r in received]
+        conversations: dict[str, list[tuple]] = {}
+        for line in sorted(lines, key=lambda line: line[0]):
+            conversations.setdefault(line[1], []).append(line)
+        html = renderer.page("web/dev_sms.j2", conversations=dict(sorted(conversations.items())),
                              notice=request.query.get("notice", ""), tz=SHANGHAI)
         return web.Response(text=html, content_type="text/html")
 

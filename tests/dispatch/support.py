@@ -15,11 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from dispatch.channel import FailureKind, Outgoing, SendResult
 from models import MessageEvent, OutboundMessage, Person, Role, Unit
@@ -109,6 +111,8 @@ async def history(row: OutboundMessage | int) -> list[str]:
 
 async def seed(database_url: str, count: int) -> None:
     """`count` due outbound rows (half SMS, half messenger) in a freshly migrated database."""
+    from tortoise.transactions import in_transaction
+
     from dispatch.outbox import enqueue
     from scheduler.clock import SystemClock
     from service.db import close_database, open_database
@@ -116,14 +120,15 @@ async def seed(database_url: str, count: int) -> None:
     await open_database(database_url)
     try:
         now = SystemClock().now()
-        people = await make_people((count + 1) // 2)
-        made = 0
-        for i, person in enumerate(people):
-            only = "sms" if made == count - 1 else None
-            rows = await enqueue(kind="remind", people=[person], context=remind_context(i),
-                                 due_at=now - timedelta(minutes=1), now=now, only_channel=only,
-                                 dedup=f"seed:{i}")
-            made += len(rows)
+        async with in_transaction():  # one commit: quick on a SQLite file too
+            people = await make_people((count + 1) // 2)
+            made = 0
+            for i, person in enumerate(people):
+                only = "sms" if made == count - 1 else None
+                rows = await enqueue(kind="remind", people=[person], context=remind_context(i),
+                                     due_at=now - timedelta(minutes=1), now=now,
+                                     only_channel=only, dedup=f"seed:{i}")
+                made += len(rows)
         assert made == count, made
     finally:
         await close_database()
@@ -153,8 +158,8 @@ def run_seed(database_url: str, count: int, timeout: float = 120) -> None:
 
 
 def duban_command() -> list[str]:
-    script = Path(sys.executable).with_name("duban")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
+    """`duban` (the console script's entry point), run from this checkout."""
+    return [sys.executable, "-m", "service.cli"]
 
 
 @dataclass
@@ -211,26 +216,54 @@ def stop_all(servers: Iterable[Server]) -> None:
             server.process.kill()
 
 
-# --- reading a child's database from the test (plain SQL, outside tortoise) ----------------
+# --- a database of their own for the children, read with plain SQL -----------------------
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, tmp_path: Path, admin_url: str, name: str
+                         ) -> AsyncIterator[str]:
+    """A new, empty database: a SQLite file, or a PostgreSQL database created next to the
+    test database (`admin_url`) and dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite://{tmp_path / f'{name}.sqlite3'}"
+        return
+    import asyncpg
+
+    dbname = f"{name}_{os.getpid()}"
+    admin = await asyncpg.connect(pg_dsn(admin_url), timeout=10)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{dbname}"')
+        parts = urlsplit(admin_url)
+        yield urlunsplit(parts._replace(path=f"/{dbname}"))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        await admin.close()
 
 
 class Probe:
-    """Reads the database the children use, with plain SQL."""
+    """Reads the database the children use, with plain SQL (one connection, kept open)."""
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
+        self.pg: Any = None
+
+    async def __aenter__(self) -> Probe:
+        if not self.url.startswith("sqlite://"):
+            import asyncpg
+
+            self.pg = await asyncpg.connect(pg_dsn(self.url), timeout=10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.pg is not None:
+            await self.pg.close()
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        if self.url.startswith("sqlite://"):
+        if self.pg is None:
             path = self.url.removeprefix("sqlite://")
             return await asyncio.to_thread(sqlite_rows, path, sql)
-        import asyncpg
-
-        conn = await asyncpg.connect(pg_dsn(self.url), timeout=10)
-        try:
-            return [tuple(r) for r in await conn.fetch(sql)]
-        finally:
-            await conn.close()
+        return [tuple(r) for r in await self.pg.fetch(sql)]
 
     async def value(self, sql: str) -> Any:
         return (await self.rows(sql))[0][0]
@@ -238,6 +271,22 @@ class Probe:
     async def statuses(self) -> dict[str, int]:
         return dict(await self.rows(
             "SELECT status, count(*) FROM outbound_message GROUP BY status"))
+
+    async def delivered(self) -> int:
+        return await self.value("SELECT count(*) FROM dev_delivery")
+
+    async def in_flight(self) -> int:
+        """Rows not finished yet: pending, claimed or sending."""
+        return await self.value("SELECT count(*) FROM outbound_message "
+                                "WHERE status IN ('pending', 'claimed', 'sending')")
+
+    async def events(self) -> dict[int, list[tuple[str, str]]]:
+        """Every row's history, in order: (status, detail)."""
+        found: dict[int, list[tuple[str, str]]] = {}
+        for message_id, status, detail in await self.rows(
+                "SELECT message_id, status, detail FROM message_event ORDER BY id"):
+            found.setdefault(message_id, []).append((status, detail))
+        return found
 
 
 def sqlite_rows(path: str, sql: str) -> list[tuple[Any, ...]]:
@@ -255,7 +304,7 @@ def pg_dsn(url: str) -> str:
     return url
 
 
-async def until(check: Callable[[], Any], timeout: float, interval: float = 0.05,
+async def until(check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.05,
                 what: str = "condition") -> Any:
     """Await `check()` until it is truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -264,16 +313,8 @@ async def until(check: Callable[[], Any], timeout: float, interval: float = 0.05
         if result:
             return result
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout} s")
+            raise TimeoutError(f"{what}: not reached within {timeout} s")
         await asyncio.sleep(interval)
-
-
-def now_seconds() -> float:
-    return time.monotonic()
-
-
-def stamp() -> str:
-    return datetime.now().strftime("%H:%M:%S.%f")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,181 @@
+"""Supervisor commands over real polling: decisions go to the inbox as text (R16, R29),
+views are read-only (R34), and everyone else is refused politely and logged."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from models import AuditEntry, Feedback, Matter, ScoreEvent
+from tests.bot.conftest import (
+    NOW,
+    OPERATOR_CHAT,
+    STAFF_CHAT,
+    SUPERVISOR_CHAT,
+    RecordingSink,
+    World,
+)
+from tests.bot.fake_telegram import FakeTelegram
+
+
+async def test_approve_goes_to_the_inbox(polling, telegram: FakeTelegram,
+                                         sink: RecordingSink) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/approve D17")
+
+    assert await sink.next_text() == "/approve D17"
+    assert sink.received[0].sender == str(SUPERVISOR_CHAT)
+
+
+async def test_r16_return_keeps_the_reason(polling, telegram: FakeTelegram,
+                                           sink: RecordingSink) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/return@duban_test_bot D17 未写明整改时限")
+
+    assert await sink.next_text() == "/return D17 未写明整改时限"
+
+
+async def test_r29_grade(polling, telegram: FakeTelegram, sink: RecordingSink) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/grade D17 优秀")
+
+    assert await sink.next_text() == "/grade D17 优秀"
+
+
+@pytest.mark.parametrize("command", ["/approve D17", "/grade D17 优秀", "/overdue", "/new"])
+async def test_non_supervisor_is_refused_politely_and_logged(
+        polling, telegram: FakeTelegram, sink: RecordingSink, world: World,
+        caplog: pytest.LogCaptureFixture, command: str) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.roles"):
+        await telegram.send_text(STAFF_CHAT, command)
+        (reply,) = await telegram.wait_for("sendMessage", STAFF_CHAT)
+
+    assert "督办人员" in reply.params["text"]
+    assert sink.received == []
+    assert any(command in r.getMessage() and str(world.staff.id) in r.getMessage()
+               for r in caplog.records)
+
+
+async def test_an_operator_of_a_responsible_unit_is_no_supervisor(
+        polling, telegram: FakeTelegram, sink: RecordingSink) -> None:
+    await telegram.send_text(OPERATOR_CHAT, "/approve D17")
+
+    await telegram.wait_for("sendMessage", OPERATOR_CHAT)
+    assert sink.received == []
+
+
+async def test_matter_shows_the_timeline(polling, telegram: FakeTelegram, world: World) -> None:
+    await Feedback.create(matter=world.matter, person=world.operator, channel="telegram",
+                          ack_only=False, text="已完成现场排查", at=NOW - timedelta(hours=2))
+    await AuditEntry.create(matter=world.matter, actor=world.operator, actor_label="李联络",
+                            channel="telegram", action="report", before="assigned",
+                            after="in_progress", at=NOW - timedelta(hours=2))
+    await telegram.send_text(SUPERVISOR_CHAT, "/matter d17")
+
+    (reply,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    text = reply.params["text"]
+    for expected in ("D17", world.matter.title, "区司法局", "区交通局", "已完成现场排查",
+                     "办理中", "1d", "未反馈"):
+        assert expected in text
+
+
+async def test_matter_of_another_board_is_not_shown(polling, telegram: FakeTelegram,
+                                                    world: World) -> None:
+    await Matter.create(code="E3", title="某工程", board="engineering", initiator=world.justice,
+                        lead=world.justice, approver="x", approved_on=date(2026, 11, 1),
+                        not_classified=True, created_at=NOW)
+    await telegram.send_text(SUPERVISOR_CHAT, "/matter E3")
+
+    (reply,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    assert "某工程" not in reply.params["text"]
+
+
+async def test_overdue_lists_the_node_past_due(polling, telegram: FakeTelegram) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/overdue")
+
+    (reply,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    assert "D17" in reply.params["text"] and "1d" in reply.params["text"]
+    assert "3 小时" in reply.params["text"]  # due 09:00, now 12:00
+
+
+async def test_r34_stats_by_board_unit_and_source(polling, telegram: FakeTelegram,
+                                                  world: World) -> None:
+    await ScoreEvent.create(unit=world.justice, matter=world.matter, delta=Decimal("-0.1"),
+                            reason="urge_episode", at=NOW)
+    await telegram.send_text(SUPERVISOR_CHAT, "/stats 2026Q4")
+
+    (reply,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    text = reply.params["text"]
+    assert "2026Q4" in text and "日常管理" in text and "区长办公会" in text
+    assert "区司法局：登记 1，在办 1，办结 0，逾期 1，得分 -0.1" in text
+
+
+async def test_stats_with_a_bad_period_explains_the_forms(polling,
+                                                          telegram: FakeTelegram) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/stats last-year")
+
+    (reply,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    assert "2026Q3" in reply.params["text"]
+
+
+async def test_r34_ledger_is_an_xlsx_document(polling, telegram: FakeTelegram,
+                                              world: World) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/ledger")
+
+    (document,) = await telegram.wait_for("sendDocument", SUPERVISOR_CHAT)
+    ((name, content),) = document.files.items()
+    assert name == "duban-ledger-2026.xlsx"
+    book = load_workbook(io.BytesIO(content))
+    assert book.sheetnames == ["事项台账", "按单位统计", "按版块统计", "按来源统计", "扣加分记录"]
+    header, row = list(book["事项台账"].values)
+    record = dict(zip(header, row, strict=True))
+    assert record["编号"] == "D17" and record["牵头单位"] == "区司法局"
+    assert record["配合单位"] == "区交通局" and record["状态"] == "已交办"
+    assert record["登记时间"] == datetime(2026, 11, 20, 9, 0)  # Beijing wall time
+
+
+async def test_r1_new_matter_dialog_builds_the_draft(
+        polling, telegram: FakeTelegram, registered: list, world: World) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/new")
+    (board_prompt,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    boards = [row[0]["callback_data"] for row in
+              board_prompt.params["reply_markup"]["inline_keyboard"]]
+    assert boards == ["new:board:daily", "new:board:key_work", "new:board:reform"]
+    prompt_id = max(telegram.messages)
+    await telegram.press(SUPERVISOR_CHAT, prompt_id, "new:board:daily")
+    steps = ["背街小巷路灯修复", "-", "2026-12-20", "sfj", "jtj、ducha", "张副区长",
+             "2026-11-20"]
+    for count, text in enumerate(steps, start=2):
+        await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=count)
+        await telegram.send_text(SUPERVISOR_CHAT, text)
+    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=len(steps) + 2)
+    await telegram.press(SUPERVISOR_CHAT, max(telegram.messages), "new:confirm")
+
+    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=len(steps) + 3)
+    ((draft, person),) = registered
+    assert person.id == world.supervisor.id
+    assert (draft.board, draft.title, draft.source, draft.initiator) == (
+        "daily", "背街小巷路灯修复", "", "ducha")
+    assert (draft.lead, draft.cooperating, draft.klass) == ("sfj", ["jtj", "ducha"], "general")
+    assert draft.deadline.isoformat() == "2026-12-20T23:59:00+08:00"
+    assert (draft.approver, draft.approved_on, draft.not_classified) == (
+        "张副区长", date(2026, 11, 20), True)
+    assert "D18" in telegram.texts(SUPERVISOR_CHAT)[-1]
+
+
+async def test_new_matter_dialog_rejects_unknown_units(polling, telegram: FakeTelegram) -> None:
+    await telegram.send_text(SUPERVISOR_CHAT, "/new")
+    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    await telegram.press(SUPERVISOR_CHAT, max(telegram.messages), "new:board:key_work")
+    for count, text in enumerate(["标题", "来源"], start=2):
+        await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=count)
+        await telegram.send_text(SUPERVISOR_CHAT, text)
+    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=4)
+    await telegram.press(SUPERVISOR_CHAT, max(telegram.messages), "new:klass:major")
+    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=5)
+    await telegram.send_text(SUPERVISOR_CHAT, "nosuchunit")
+
+    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=6)
+    assert "nosuchunit" in telegram.texts(SUPERVISOR_CHAT)[-1]
