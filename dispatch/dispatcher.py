@@ -20,6 +20,8 @@ from dispatch.outbox import claim_due, create_row, record
 from dispatch.render import Renderer
 from models import MessageStatus, OutboundMessage, Person, ProviderId
 from scheduler.clock import Clock
+from sms_gateway.ratelimit import RateLimiter
+from sms_gateway.text import count_segments
 
 log = logging.getLogger("duban.dispatch")
 
@@ -32,8 +34,10 @@ ButtonsFor = Callable[[OutboundMessage], tuple[tuple[Button, ...], ...]]
 class Dispatcher:
     def __init__(self, channels: dict[str, Channel], renderer: Renderer, clock: Clock,
                  worker: str, lease: timedelta = timedelta(seconds=60),
-                 buttons_for: ButtonsFor | None = None) -> None:
+                 buttons_for: ButtonsFor | None = None,
+                 limits: dict[str, RateLimiter] | None = None) -> None:
         self.channels = channels
+        self.limits = limits or {}
         self.renderer = renderer
         self.clock = clock
         self.worker = worker
@@ -43,6 +47,8 @@ class Dispatcher:
     async def run_once(self, limit: int = 50) -> int:
         """Send what is due now. Returns how many rows were handled."""
         await self.recover_stale()
+        for limiter in self.limits.values():
+            limiter.prune(self.clock.now().timestamp())  # forget numbers whose buckets refilled
         rows = await claim_due(self.clock.now(), self.worker, self.lease, limit)
         for row in rows:
             await self.deliver(row)
@@ -78,6 +84,10 @@ class Dispatcher:
             await record(row, MessageStatus.FAILED, self.clock.now(), f"cannot render: {exc}",
                          error=f"cannot render: {exc}")
             return
+        if wait := self.rate_wait(row, text):
+            await record(row, MessageStatus.PENDING, self.clock.now(), f"rate limited {wait:.1f}s",
+                         text=text, due_at=self.clock.now() + timedelta(seconds=wait))
+            return
         # Only while this worker still holds the claim: after its lease ran out another
         # dispatcher may have taken the row. The send's own lease starts now.
         now = self.clock.now()
@@ -88,6 +98,14 @@ class Dispatcher:
             return
         result = await self.send(channel, row, text)
         await self.outcome(row, result)
+
+    def rate_wait(self, row: OutboundMessage, text: str) -> float:
+        """Seconds this row must wait for the channel's per-address and global limits."""
+        limiter = self.limits.get(row.channel)
+        if limiter is None:
+            return 0.0
+        cost = count_segments(text) if row.channel == "sms" else 1
+        return limiter.take(row.address, self.clock.now().timestamp(), cost)
 
     async def send(self, channel: Channel, row: OutboundMessage, text: str) -> SendResult:
         buttons = self.buttons_for(row) if self.buttons_for and row.channel == "telegram" else ()

@@ -20,6 +20,7 @@ from scheduler.clock import Clock, SystemClock
 from service.config import ConfigError, Settings
 from service.db import close_database, open_database
 from sms_gateway.dev import DevChannel, dev_sms_routes
+from sms_gateway.ratelimit import Limit, RateLimiter
 from workflow.chase import run_clock
 from workflow.context import Context
 
@@ -50,15 +51,18 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from replies.inbound import Inbox
 
     clock = clock or SystemClock()
-    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=settings.sms.signature)
+    # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
+    signature = "" if settings.sms.provider == "aliyun" else settings.sms.signature
+    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=signature)
     sink = Inbox(ctx)
-    renderer = Renderer(settings.sms.signature)
+    renderer = Renderer(signature)
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
     channels["sms"] = sms_channel(settings, sink, clock, routes, renderer)
     channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
-                            lease=timedelta(seconds=settings.claim_seconds))
+                            lease=timedelta(seconds=settings.claim_seconds),
+                            limits={"sms": sms_limiter(settings)})
     return Service(settings, ctx, sink, channels, dispatcher, routes)
 
 
@@ -71,7 +75,8 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         if provider == "smpp":
             from sms_gateway.smpp import SmppChannel, SmppSettings
 
-            return SmppChannel(SmppSettings(**section), sink)
+            return SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
+                               sink)
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 
@@ -88,6 +93,11 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         raise ConfigError(f"invalid setting sms.{provider}: {exc}".splitlines()[0]) from exc
     routes += dev_sms_routes(sink, renderer)
     return DevChannel("sms", clock)
+
+
+def sms_limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(per_number=[Limit(settings.sms.per_number_per_minute, 60.0)],
+                       global_limits=[Limit(settings.sms.per_second, 1.0)])
 
 
 def build_app(service: Service) -> web.Application:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -160,8 +161,18 @@ async def polling(bot: Bot, telegram: FakeTelegram, sink: RecordingSink, clock: 
         return Matter(code="D18")
 
     dispatcher = build_dispatcher(sink, clock, settings(), register=register)
+    async with polled(bot, telegram, dispatcher):
+        yield dispatcher
+
+
+@asynccontextmanager
+async def polled(bot: Bot, telegram: FakeTelegram,
+                 dispatcher: Dispatcher) -> AsyncIterator[None]:
+    """The dispatcher long-polling the local server until the block ends."""
     task = asyncio.create_task(run_polling(bot, dispatcher, polling_timeout=1))
     await telegram.wait_for("getUpdates")
-    yield dispatcher
-    await asyncio.wait_for(dispatcher.stop_polling(), WAIT)
-    await asyncio.wait_for(task, WAIT)
+    try:
+        yield
+    finally:
+        await asyncio.wait_for(dispatcher.stop_polling(), WAIT)
+        await asyncio.wait_for(task, WAIT)

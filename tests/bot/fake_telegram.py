@@ -73,10 +73,23 @@ class FakeTelegram:
         return await self._push(message=self._user_message(chat_id, contact=contact))
 
     async def press(self, chat_id: int, message_id: int, data: str) -> int:
+        return await self._push(callback_query=self.callback_query(chat_id, message_id, data))
+
+    async def converse(self, chat_id: int, *steps: str) -> None:
+        """Play the person's side: each step waits for the bot's answer to the one before.
+        A step "press:<data>" presses a button under the bot's last message."""
+        for step in steps:
+            seen = len(self.sent("sendMessage", chat_id))
+            if step.startswith("press:"):
+                await self.press(chat_id, self.last_message_id(chat_id), step[len("press:"):])
+            else:
+                await self.send_text(chat_id, step)
+            await self.wait_for("sendMessage", chat_id, count=seen + 1)
+
+    def callback_query(self, chat_id: int, message_id: int, data: str) -> dict[str, Any]:
         self._ids["callback"] += 1
-        query = {"id": str(self._ids["callback"]), "from": _user(chat_id),
-                 "message": self.messages[message_id], "chat_instance": "ci", "data": data}
-        return await self._push(callback_query=query)
+        return {"id": str(self._ids["callback"]), "from": _user(chat_id),
+                "message": self.messages[message_id], "chat_instance": "ci", "data": data}
 
     def update(self, **payload: Any) -> dict[str, Any]:
         """A new update, for webhook tests that post it themselves."""
@@ -99,6 +112,9 @@ class FakeTelegram:
 
     def texts(self, chat_id: int) -> list[str]:
         return [c.params["text"] for c in self.sent("sendMessage", chat_id)]
+
+    def last_message_id(self, chat_id: int) -> int:
+        return max(i for i, m in self.messages.items() if m["chat"]["id"] == chat_id)
 
     # --- the server ---------------------------------------------------------------------
 

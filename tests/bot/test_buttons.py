@@ -84,12 +84,9 @@ async def test_r7_progress_dialog_sends_one_grammar_line(
 async def test_r17_extension_dialog_asks_date_reason_and_plan(
         polling, telegram: FakeTelegram, sink: RecordingSink, channel: TelegramChannel) -> None:
     message_id = await notice(channel)
-    await telegram.press(OPERATOR_CHAT, message_id,
-                         button_data(telegram.messages[message_id], (1, 0)))
-    for step, text in enumerate(["尽快", "2026年12月31日", "需协调交通局占道审批",
-                                 "12月15日前完成审批，张科长负责施工"], start=2):
-        await telegram.wait_for("sendMessage", OPERATOR_CHAT, count=step)
-        await telegram.send_text(OPERATOR_CHAT, text)
+    await telegram.converse(OPERATOR_CHAT, f"press:{button_data(telegram.messages[message_id], (1, 0))}",
+                            "尽快", "2026年12月31日", "需协调交通局占道审批",
+                            "12月15日前完成审批，张科长负责施工")
 
     assert await sink.next_text() == (
         "D17 延期 2026-12-31 理由：需协调交通局占道审批；计划：12月15日前完成审批，张科长负责施工")

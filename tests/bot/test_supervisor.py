@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from models import AuditEntry, Feedback, Matter, ScoreEvent
+from bot.app import build_dispatcher
+from models import AuditEntry, Feedback, Matter, OutboundMessage, ScoreEvent
 from tests.bot.conftest import (
     NOW,
     OPERATOR_CHAT,
@@ -19,8 +20,11 @@ from tests.bot.conftest import (
     SUPERVISOR_CHAT,
     RecordingSink,
     World,
+    polled,
+    settings,
 )
 from tests.bot.fake_telegram import FakeTelegram
+from workflow.errors import Refused
 
 
 async def test_approve_goes_to_the_inbox(polling, telegram: FakeTelegram,
@@ -136,24 +140,19 @@ async def test_r34_ledger_is_an_xlsx_document(polling, telegram: FakeTelegram,
     assert record["登记时间"] == datetime(2026, 11, 20, 9, 0)  # Beijing wall time
 
 
+NEW_MATTER = ["/new", "press:new:board:daily", "背街小巷路灯修复", "-", "2026-12-20", "sfj",
+              "jtj、ducha", "张副区长", "2026-11-20", "press:new:confirm"]
+
+
 async def test_r1_new_matter_dialog_builds_the_draft(
         polling, telegram: FakeTelegram, registered: list, world: World) -> None:
-    await telegram.send_text(SUPERVISOR_CHAT, "/new")
-    (board_prompt,) = await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
+    await telegram.converse(SUPERVISOR_CHAT, "/new")
     boards = [row[0]["callback_data"] for row in
-              board_prompt.params["reply_markup"]["inline_keyboard"]]
+              telegram.sent("sendMessage", SUPERVISOR_CHAT)[0].params["reply_markup"][
+                  "inline_keyboard"]]
     assert boards == ["new:board:daily", "new:board:key_work", "new:board:reform"]
-    prompt_id = max(telegram.messages)
-    await telegram.press(SUPERVISOR_CHAT, prompt_id, "new:board:daily")
-    steps = ["背街小巷路灯修复", "-", "2026-12-20", "sfj", "jtj、ducha", "张副区长",
-             "2026-11-20"]
-    for count, text in enumerate(steps, start=2):
-        await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=count)
-        await telegram.send_text(SUPERVISOR_CHAT, text)
-    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=len(steps) + 2)
-    await telegram.press(SUPERVISOR_CHAT, max(telegram.messages), "new:confirm")
+    await telegram.converse(SUPERVISOR_CHAT, *NEW_MATTER[1:])
 
-    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=len(steps) + 3)
     ((draft, person),) = registered
     assert person.id == world.supervisor.id
     assert (draft.board, draft.title, draft.source, draft.initiator) == (
@@ -165,17 +164,36 @@ async def test_r1_new_matter_dialog_builds_the_draft(
     assert "D18" in telegram.texts(SUPERVISOR_CHAT)[-1]
 
 
-async def test_new_matter_dialog_rejects_unknown_units(polling, telegram: FakeTelegram) -> None:
-    await telegram.send_text(SUPERVISOR_CHAT, "/new")
-    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT)
-    await telegram.press(SUPERVISOR_CHAT, max(telegram.messages), "new:board:key_work")
-    for count, text in enumerate(["标题", "来源"], start=2):
-        await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=count)
-        await telegram.send_text(SUPERVISOR_CHAT, text)
-    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=4)
-    await telegram.press(SUPERVISOR_CHAT, max(telegram.messages), "new:klass:major")
-    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=5)
-    await telegram.send_text(SUPERVISOR_CHAT, "nosuchunit")
+async def test_new_matter_dialog_asks_again_for_unknown_units(
+        polling, telegram: FakeTelegram, registered: list) -> None:
+    await telegram.converse(SUPERVISOR_CHAT, "/new", "press:new:board:key_work", "标题", "来源",
+                            "press:new:klass:major", "nosuchunit")
 
-    await telegram.wait_for("sendMessage", SUPERVISOR_CHAT, count=6)
     assert "nosuchunit" in telegram.texts(SUPERVISOR_CHAT)[-1]
+    await telegram.converse(SUPERVISOR_CHAT, "sfj", "-", "张副区长", "2026-11-20",
+                            "press:new:cancel")
+    assert registered == []
+
+
+async def test_r3_new_matter_through_the_workflow_service(
+        bot, telegram: FakeTelegram, sink: RecordingSink, clock, world: World) -> None:
+    dispatcher = build_dispatcher(sink, clock, settings())  # the real register_matter
+    async with polled(bot, telegram, dispatcher):
+        await telegram.converse(SUPERVISOR_CHAT, *NEW_MATTER)
+
+    matter = await Matter.get(title="背街小巷路灯修复")
+    assert matter.code in telegram.texts(SUPERVISOR_CHAT)[-1]
+    assert (await matter.lead).key == "sfj" and matter.approver == "张副区长"
+    assert await OutboundMessage.filter(matter=matter, kind="assigned").exists()  # R3
+
+
+async def test_r2_refusal_of_the_service_is_shown(
+        bot, telegram: FakeTelegram, sink: RecordingSink, clock, world: World) -> None:
+    async def refuse(draft: object, person: object) -> None:
+        raise Refused("classified_mark")
+
+    dispatcher = build_dispatcher(sink, clock, settings(), register=refuse)
+    async with polled(bot, telegram, dispatcher):
+        await telegram.converse(SUPERVISOR_CHAT, *NEW_MATTER)
+
+    assert "密级" in telegram.texts(SUPERVISOR_CHAT)[-1]

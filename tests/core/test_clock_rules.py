@@ -409,6 +409,19 @@ def test_r16_returned_report_reopens_its_node_and_the_chase_starts_at_the_return
     assert satisfied_keys(f, POLICY, CAL, T0 + 20 * D)["3d"] == again
 
 
+def test_r16_a_node_after_a_reopened_one_is_not_chased_backdated():
+    # Report 1 satisfies 1d and is returned; report 2 (already filed) keeps 3d; 1d is only
+    # satisfied again at +200 h, after the 7d deadline (+168 h): 7d is chased from then on.
+    again = T0 + 200 * H
+    f = facts(reports=(report(T0 + H, returned_at=T0 + 3 * H), report(T0 + 2 * H),
+                       report(again)))
+    assert satisfied_keys(f, POLICY, CAL, T0 + 20 * D) == {
+        "1d": again, "3d": T0 + 2 * H, "7d": None}
+    seven_day = of(run(f, T0 + 20 * D), node="7d")
+    assert seven_day and min(a.at for a in seven_day) == again + 3 * H
+    assert seven_day[0].key == f"urge:7d@{int(again.timestamp())}:1"
+
+
 # ---------------------------------------------------------------------------------------
 # R18, R19 cadence of the continuing track
 
