@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import phonenumbers
 from tortoise.transactions import in_transaction
 
 from models import LinkCode, Person
+from sms_gateway.text import to_e164
 from workflow.records import Actor, audit
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ async def person_for_chat(chat_id: int) -> Person | None:
 
 async def link_by_phone(phone: str, chat_id: int, now: datetime) -> Person | None:
     """Link the chat to the active person registered with this phone, if any."""
-    e164 = to_e164(phone)
+    e164 = contact_e164(phone)
     person = await Person.get_or_none(phone=e164, active=True) if e164 else None
     if person:
         await _attach(person, chat_id, now, via="contact")
@@ -45,16 +45,12 @@ async def link_by_code(code: str, chat_id: int, now: datetime) -> Person | None:
     return row.person
 
 
-def to_e164(phone: str) -> str | None:
+def contact_e164(phone: str) -> str | None:
     """Telegram gives contacts in international form, often without the plus sign."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
     try:
-        number = phonenumbers.parse(f"+{digits}")
-    except phonenumbers.NumberParseException:
+        return to_e164("+" + "".join(ch for ch in phone if ch.isdigit()))
+    except ValueError:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def _attach(person: Person, chat_id: int, now: datetime, *, via: str) -> None:

@@ -1,9 +1,10 @@
 """The bot's composition root.
 
     bot = make_bot(settings.telegram)
-    dispatcher = build_dispatcher(inbox, clock, settings)
-    channel = TelegramChannel(bot)                       # handed to the outbound dispatcher
-    await run_polling(bot, dispatcher)                   # one instance, or:
+    dispatcher = build_dispatcher(inbox, clock, settings, register=service_register(ctx))
+    channels["telegram"] = TelegramChannel(bot)       # the outbound dispatcher's channel,
+    buttons = row_buttons(settings.telegram.callback_secret)  # ... and its buttons_for hook
+    await run_polling(bot, dispatcher)                # one instance, or:
     setup_webhook(web_app, dispatcher, bot, settings.telegram)  # behind the web server
 
 Routers, in the order an update meets them: linking (/start, shared contact), then — for
@@ -61,8 +62,8 @@ def make_bot(tg: TelegramSettings) -> Bot:
 def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
                      register: Register | None = None,
                      storage: BaseStorage | None = None) -> Dispatcher:
-    """`register` registers a /new matter; by default the workflow service with a context
-    built from `settings`."""
+    """`register` registers a /new matter; the service passes `service_register(its ctx)`.
+    Without it, the workflow service runs with a context built from `settings`."""
     tg = settings.telegram
     if tg.callback_secret == DEFAULT_CALLBACK_SECRET:
         log.warning("telegram.callback_secret is the default: button data can be forged")
@@ -74,7 +75,7 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         clock=clock,
         tz=ZoneInfo(settings.timezone),
         callback_secret=tg.callback_secret,
-        register=register or service_register(settings, clock),
+        register=register or service_register(default_context(settings, clock)),
     )
     dispatcher.include_routers(linking.router(), linked(), linking.fallback())
     dispatcher.errors.register(report_failure)
@@ -90,14 +91,18 @@ def linked() -> Router:
     return r
 
 
-def service_register(settings: Settings, clock: Clock) -> Register:
-    context = Context(clock=clock, policy=settings.policy(), tz=ZoneInfo(settings.timezone),
-                      sms_signature=settings.sms.signature)
+def service_register(context: Context) -> Register:
+    """/new registers through the workflow service, as the person, on this channel."""
 
     async def register(draft: MatterDraft, person: Person) -> Matter:
         return await register_matter(context, draft, Actor(person, "telegram"))
 
     return register
+
+
+def default_context(settings: Settings, clock: Clock) -> Context:
+    return Context(clock=clock, policy=settings.policy(), tz=ZoneInfo(settings.timezone),
+                   sms_signature=settings.sms.signature)
 
 
 def make_storage(tg: TelegramSettings) -> BaseStorage:

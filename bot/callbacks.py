@@ -12,16 +12,22 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.texts import label
 from dispatch.channel import Button
+from models import OutboundMessage
 
 ACK, PROGRESS, EXTENSION, COMPLETION = "a", "p", "e", "c"
 ACTIONS = (ACK, PROGRESS, EXTENSION, COMPLETION)
-MAX_DATA_BYTES = 64
 _SIGNATURE_CHARS = 8  # 48 bits: guessing one takes ~10^14 presses
 _CODE = re.compile(r"[A-Za-z0-9]{1,16}")
+# Notices that ask the unit to act; replies, forwards to supervisors and escalations to
+# leaders carry no reply buttons.
+BUTTON_KINDS = frozenset({"assigned", "remind", "urge", "supervise", "report_due", "returned"})
+
+Buttons = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,23 @@ def verify(data: str | None, secret: str) -> Press | None:
     return Press(action, code)
 
 
-def buttons_for(matter_code: str, secret: str) -> tuple[tuple[Button, ...], ...]:
+def buttons_for(matter_code: str, secret: str) -> Buttons:
     """The buttons of assigned/remind/urge/supervise messages on the messenger (R36)."""
     rows = ((ACK, PROGRESS), (EXTENSION, COMPLETION))
     return tuple(
         tuple(Button(label("buttons", a), signed(a, matter_code, secret)) for a in row)
         for row in rows
     )
+
+
+def row_buttons(secret: str) -> Callable[[OutboundMessage], Buttons]:
+    """The outbound dispatcher's `buttons_for` hook: buttons for a row's matter notice."""
+
+    def buttons(row: OutboundMessage) -> Buttons:
+        code = row.context.get("code")
+        return buttons_for(code, secret) if code and row.kind in BUTTON_KINDS else ()
+
+    return buttons
 
 
 def _signature(payload: str, secret: str) -> str:

@@ -12,6 +12,7 @@ It holds no rule of the discipline. It answers the dispatcher with a typed outco
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from typing import Any
 
@@ -47,6 +48,7 @@ _REFUSED = (
 )
 # The connection was never established, so Telegram cannot have the message.
 _NOT_SENT = (ClientConnectorError, ConnectionTimeoutError)
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 
 
 class TelegramChannel:
@@ -73,12 +75,11 @@ class TelegramChannel:
         """Nothing to release: the bot's HTTP session belongs to the composition root."""
 
     async def send(self, message: Outgoing) -> SendResult:
-        try:
-            chat_id = int(message.to)
-        except ValueError:
+        if not _CHAT_ID.fullmatch(message.to):  # int() would take "+8613800138000" too
             return self._record(
                 SendResult.failed(FailureKind.PERMANENT, f"not a chat id: {message.to!r}")
             )
+        chat_id = int(message.to)
         if wait := self._limiter.reserve(chat_id):
             return self._record(
                 SendResult.failed(FailureKind.RETRYABLE, "local rate limit", retry_after=wait)

@@ -84,16 +84,18 @@ class Dispatcher:
             await record(row, MessageStatus.FAILED, self.clock.now(), f"cannot render: {exc}",
                          error=f"cannot render: {exc}")
             return
+        # Only while this very claim still holds: after its lease ran out another dispatcher
+        # (or another tick of this one) may have claimed the row again.
+        held = Q(status=MessageStatus.CLAIMED, claimed_by=self.worker, claim_until=row.claim_until)
         if wait := self.rate_wait(row, text):
             await record(row, MessageStatus.PENDING, self.clock.now(), f"rate limited {wait:.1f}s",
-                         text=text, due_at=self.clock.now() + timedelta(seconds=wait))
+                         text=text, due_at=self.clock.now() + timedelta(seconds=wait),
+                         only_if=held)
             return
-        # Only while this worker still holds the claim: after its lease ran out another
-        # dispatcher may have taken the row. The send's own lease starts now.
-        now = self.clock.now()
+        now = self.clock.now()  # the send's own lease starts now
         if not await record(row, MessageStatus.SENDING, now, text=text,
                             attempts=row.attempts + 1, claim_until=now + self.lease,
-                            only_if=Q(status=MessageStatus.CLAIMED, claimed_by=self.worker)):
+                            only_if=held):
             log.info("message %s: claim lost before sending, left to its new holder", row.id)
             return
         result = await self.send(channel, row, text)

@@ -76,7 +76,8 @@ async def record(row: OutboundMessage, status: MessageStatus, now: datetime, det
         query = OutboundMessage.filter(id=row.id)
         if only_if is not None:
             query = query.filter(only_if)
-        if not await query.update(status=status, **changes):
+        updated = await query.update(status=status, **changes)
+        if only_if is not None and not updated:
             return False
         await MessageEvent.create(message_id=row.id, status=status, at=now, detail=detail)
     row.status = status

@@ -69,7 +69,7 @@ RECEIPT_STATUS = {
     "expired": MessageStatus.EXPIRED,
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
-MAX_CHAT_ID = 2**63  # a BigInt column
+CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -93,7 +93,7 @@ class Answer:
     context: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def capped(self) -> bool:
+    def noisy(self) -> bool:
         return is_noise(self.status, self.label)
 
 
@@ -102,8 +102,9 @@ def is_noise(status: str, outcome: str) -> bool:
     return status == Status.ERROR or outcome.startswith("help")
 
 
-# A matter command: the workflow call, then the answer template and its extra context.
-Action = Callable[[Context, Intent, Matter, Person, str], Awaitable[tuple[str, dict[str, Any]]]]
+# A matter command makes one workflow call and names its answer: template and extra context.
+Done = tuple[str, dict[str, Any]]
+MatterCommand = Callable[[Context, Intent, Matter, Person, str], Awaitable[Done]]
 
 
 class Inbox:
@@ -207,7 +208,7 @@ class Inbox:
         if isinstance(found, Answer):
             return found
         try:
-            reason, extra = await ACTIONS[intent.kind](self.ctx, intent, found, person, channel)
+            reason, extra = await COMMANDS[intent.kind](self.ctx, intent, found, person, channel)
         except Refused as refused:
             params = {k: str(v) for k, v in refused.params.items()}
             answer = Answer(
@@ -342,7 +343,7 @@ class Inbox:
 
     async def reply(self, row: InboundMessage, person: Person, answer: Answer) -> Answer:
         """One answer per message, on its channel (R36), unless the noise cap is reached."""
-        if answer.capped and await noise_capped(row, person, self.ctx):
+        if answer.noisy and await noise_capped(row, person, self.ctx):
             answer.label += " (unanswered: cap)"
             return answer
         now = self.ctx.clock.now()
@@ -385,21 +386,21 @@ class Inbox:
 
 async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+) -> Done:
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
     return "acknowledged", {}
 
 
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+) -> Done:
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
     return "progress_recorded", {}
 
 
 async def extension(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+) -> Done:
     assert intent.new_deadline is not None  # the parser refuses an extension without one
     await service.request_extension(ctx, matter, person, channel, intent.new_deadline, intent.text)
     return "extension_requested", {"new_deadline": intent.new_deadline.isoformat()}
@@ -407,34 +408,32 @@ async def extension(
 
 async def completion(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+) -> Done:
     await service.request_completion(ctx, matter, person, channel, intent.text)
     return "completion_requested", {}
 
 
 async def approve(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+) -> Done:
     what = await service.approve(ctx, matter, person, channel)
     return "approved", {"what": what}
 
 
 async def return_(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+) -> Done:
     what = await service.return_matter(ctx, matter, person, channel, intent.text)
     return "return_done", {"what": what}
 
 
-async def grade(
-    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
-) -> tuple[str, dict[str, Any]]:
+async def grade(ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str) -> Done:
     assert intent.grade is not None  # the parser refuses a grade it cannot read
     await service.grade(ctx, matter, person, channel, intent.grade)
     return "graded", {"grade": intent.grade}
 
 
-ACTIONS: dict[IntentKind, Action] = {
+COMMANDS: dict[IntentKind, MatterCommand] = {
     IntentKind.ACKNOWLEDGE: acknowledge,
     IntentKind.PROGRESS: progress,
     IntentKind.EXTENSION: extension,
@@ -453,15 +452,14 @@ async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
     the stored row when its processing never finished (the resend completes it)."""
     provider_id = message.provider_message_id[:128] if message.provider_message_id else None
     try:
-        async with in_transaction():
-            return await InboundMessage.create(
-                channel=message.channel[:16],
-                sender=storable(message.sender)[:64],
-                text=storable(message.text),
-                provider_message_id=provider_id,
-                raw_data=storable_json(message.raw),
-                received_at=ctx.clock.now(),
-            )
+        return await InboundMessage.create(
+            channel=message.channel[:16],
+            sender=storable(message.sender)[:64],
+            text=storable(message.text),
+            provider_message_id=provider_id,
+            raw_data=storable_json(message.raw),
+            received_at=ctx.clock.now(),
+        )
     except IntegrityError:
         first = await InboundMessage.get(
             channel=message.channel[:16], provider_message_id=provider_id
@@ -471,7 +469,8 @@ async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
 
 def storable(text: str) -> str:
     """PostgreSQL stores no NUL and no lone surrogate, yet a handset can send both. NUL goes
-    (the parser drops it anyway); a lone surrogate becomes U+FFFD, like it no separator."""
+    (the parser drops it anyway); a lone surrogate becomes U+FFFD, which is no separator
+    either, so the stored text cannot turn into a different command."""
     return LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
 
 
@@ -511,10 +510,8 @@ def reply_address(channel: str, sender: str) -> str | None:
             return to_e164(sender.strip())
         except ValueError:
             return None
-    if channel == "telegram":
-        chat = sender.strip()
-        if chat.lstrip("-").isdigit() and abs(int(chat)) < MAX_CHAT_ID:
-            return str(int(chat))
+    if channel == "telegram" and CHAT_ID.fullmatch(sender.strip()):
+        return str(int(sender))
     return None
 
 

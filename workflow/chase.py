@@ -63,12 +63,12 @@ async def carry_out(ctx: Context, matter: Matter, action: Action, now: datetime,
         async with in_transaction():
             await ClockAction.create(matter=matter, key=action.key, kind=action.kind.value,
                                      due_at=action.at, done_at=now, skipped=stale)
+            if action.penalty:  # a skipped urge still opened its episode (R32)
+                await add_score(matter, PENALTIES[action.penalty.value], action.penalty.value,
+                                action.at)
             if stale:
                 return
             await apply_effect(matter, action, now)
-            if action.penalty:
-                await add_score(matter, PENALTIES[action.penalty.value], action.penalty.value,
-                                action.at)
             people = await recipients.audience_people(matter, action.audience)
             context = await message_context(ctx, matter) | action_context(ctx, action)
             await enqueue(kind=action.kind.value, people=people, context=context,
@@ -80,7 +80,8 @@ async def carry_out(ctx: Context, matter: Matter, action: Action, now: datetime,
 
 async def apply_effect(matter: Matter, action: Action, now: datetime) -> None:
     if action.effect in EFFECT_EVENTS:
-        await move(matter, EFFECT_EVENTS[action.effect], CLOCK, action.at, action=action.key)
+        await move(matter, EFFECT_EVENTS[action.effect], CLOCK, action.at,
+                   clock_action=action.key)  # not `action=`: audit's own parameter
     elif action.effect is Effect.ACCOUNTABILITY:
         await audit(matter, CLOCK, "accountability", matter.state, matter.state, action.at)
 

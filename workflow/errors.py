@@ -4,7 +4,7 @@
 class Refused(Exception):
     """The action is not allowed; `code` names why, `params` fill the answer."""
 
-    def __init__(self, code: str, **params: object) -> None:
+    def __init__(self, code: str, /, **params: object) -> None:  # params may hold `code`
         super().__init__(code)
         self.code = code
         self.params = params

@@ -70,10 +70,11 @@ async def _matter_row(matter: Matter, tz: ZoneInfo, label: Label) -> list[Any]:
     feedback = await Feedback.filter(matter=matter, ack_only=False)
     graded = await Application.filter(matter=matter, kind=ApplicationKind.COMPLETION
                                       ).exclude(grade=None).order_by("-filed_at").first()
+    cooperating = label("ledger", "separator").join(u.name for u in matter.cooperating)
     return [
         matter.code, matter.title, matter.source, label("boards", matter.board),
-        label("classes", matter.klass), matter.initiator.name, matter.lead.name,
-        label("ledger", "separator").join(u.name for u in matter.cooperating), label("states", matter.state.value),
+        label("classes", matter.klass), matter.initiator.name, matter.lead.name, cooperating,
+        label("states", matter.state.value),
         _local(matter.created_at, tz), _local(matter.deadline, tz), _local(matter.closed_at, tz),
         matter.approver, matter.approved_on, graded.grade if graded else "",
         len(feedback), sum(f.late for f in feedback),

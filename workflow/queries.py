@@ -15,6 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from models import Application, AuditEntry, Feedback, Matter, Node, ScoreEvent, Unit
+from replies.dates import add_months
 from workflow.states import CHASED, FINISHED
 
 TIMELINE_LENGTH = 20  # entries shown; the ledger has the whole record
@@ -30,32 +31,30 @@ class Period:
 
     @classmethod
     def parse(cls, text: str, today: date, tz: ZoneInfo) -> Period | None:
-        text = text.strip().upper()
-        if not text:
-            return cls.between(str(today.year), date(today.year, 1, 1),
-                               date(today.year + 1, 1, 1), tz)
-        if m := re.fullmatch(r"(\d{4})", text):
-            year = int(m[1])
-            return cls.between(text, date(year, 1, 1), date(year + 1, 1, 1), tz)
-        if m := re.fullmatch(r"(\d{4})Q([1-4])", text):
-            year, first = int(m[1]), 3 * int(m[2]) - 2
-            return cls.between(text, date(year, first, 1), _month_after(year, first + 2), tz)
-        if (m := re.fullmatch(r"(\d{4})-(\d{1,2})", text)) and 1 <= int(m[2]) <= 12:
-            year, month = int(m[1]), int(m[2])
-            return cls.between(f"{year}-{month:02d}", date(year, month, 1),
-                               _month_after(year, month), tz)
+        """The period a person names ("" is this year), or None when it names none."""
+        text = text.strip().upper() or str(today.year)
+        try:
+            if re.fullmatch(r"\d{4}", text):
+                first = date(int(text), 1, 1)
+                return cls.between(text, first, add_months(first, 12), tz)
+            if m := re.fullmatch(r"(\d{4})Q([1-4])", text):
+                first = date(int(m[1]), 3 * int(m[2]) - 2, 1)
+                return cls.between(text, first, add_months(first, 3), tz)
+            if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+                first = date(int(m[1]), int(m[2]), 1)
+                return cls.between(first.strftime("%Y-%m"), first, add_months(first, 1), tz)
+        except ValueError:  # year 0, month 13, or past the calendar's end
+            return None
         return None
 
     @classmethod
     def between(cls, label: str, first: date, after: date, tz: ZoneInfo) -> Period:
-        return cls(label, datetime.combine(first, time(0), tz), datetime.combine(after, time(0), tz))
+        midnight = time(0)
+        return cls(label, datetime.combine(first, midnight, tz),
+                   datetime.combine(after, midnight, tz))
 
     def holds(self, instant: datetime | None) -> bool:
         return instant is not None and self.start <= instant < self.end
-
-
-def _month_after(year: int, month: int) -> date:
-    return date(year + month // 12, month % 12 + 1, 1)
 
 
 # --- one matter (/matter CODE) --------------------------------------------------------

@@ -61,16 +61,16 @@ class FakeTelegram:
     # --- people ------------------------------------------------------------------------
 
     async def send_text(self, chat_id: int, text: str) -> int:
-        return await self._push(message=self._user_message(chat_id, text=text))
+        return await self._push(message=self.user_message(chat_id, text=text))
 
     async def send_photo(self, chat_id: int) -> int:
         photo = [{"file_id": "p1", "file_unique_id": "p1u", "width": 1, "height": 1}]
-        return await self._push(message=self._user_message(chat_id, photo=photo))
+        return await self._push(message=self.user_message(chat_id, photo=photo))
 
     async def share_contact(self, chat_id: int, phone: str, user_id: int | None = None) -> int:
         contact = {"phone_number": phone, "first_name": "Contact",
                    "user_id": chat_id if user_id is None else user_id}
-        return await self._push(message=self._user_message(chat_id, contact=contact))
+        return await self._push(message=self.user_message(chat_id, contact=contact))
 
     async def press(self, chat_id: int, message_id: int, data: str) -> int:
         return await self._push(callback_query=self.callback_query(chat_id, message_id, data))
@@ -95,9 +95,6 @@ class FakeTelegram:
         """A new update, for webhook tests that post it themselves."""
         self._ids["update"] += 1
         return {"update_id": self._ids["update"], **payload}
-
-    def user_message(self, chat_id: int, **content: Any) -> dict[str, Any]:
-        return self._user_message(chat_id, **content)
 
     # --- what the bot did ---------------------------------------------------------------
 
@@ -186,7 +183,7 @@ class FakeTelegram:
             self._new_update.notify_all()
         return update["update_id"]
 
-    def _user_message(self, chat_id: int, **content: Any) -> dict[str, Any]:
+    def user_message(self, chat_id: int, **content: Any) -> dict[str, Any]:
         self._ids["message"] += 1
         return {"message_id": self._ids["message"], "date": int(time.time()),
                 "chat": _chat(chat_id), "from": _user(chat_id), **content}

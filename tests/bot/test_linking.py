@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.callbacks import buttons_for
+from bot.channel import TelegramChannel
+from dispatch.channel import Outgoing
 from models import AuditEntry, LinkCode, Person
 from tests.bot.conftest import NOW, OPERATOR_CHAT, SECRET, RecordingSink, World
 from tests.bot.fake_telegram import FakeTelegram
@@ -76,18 +78,20 @@ async def test_relinking_a_chat_moves_it(polling, telegram: FakeTelegram, world:
 
 
 async def test_unlinked_chat_gets_explanation_and_no_data(
-        polling, telegram: FakeTelegram, sink: RecordingSink, world: World) -> None:
-    await telegram.send_text(NEW_CHAT, "D17 收到")
-    await telegram.send_text(NEW_CHAT, "/list")
-    await telegram.send_text(NEW_CHAT, "/matter D17")
-    replies = await telegram.wait_for("sendMessage", NEW_CHAT, count=3)
-    notice = telegram._bot_message(NEW_CHAT, text="D17", reply_markup={"inline_keyboard": [[
-        {"text": b.text, "callback_data": b.data} for b in buttons_for("D17", SECRET)[0]]]})
-    await telegram.press(NEW_CHAT, notice["message_id"], buttons_for("D17", SECRET)[0][0].data)
+        polling, telegram: FakeTelegram, sink: RecordingSink, world: World,
+        channel: TelegramChannel) -> None:
+    for text in ("D17 收到", "/list", "/matter D17", "/approve D17"):
+        await telegram.send_text(NEW_CHAT, text)
+    replies = await telegram.wait_for("sendMessage", NEW_CHAT, count=4)
+    # A notice with genuine buttons that reached the chat before it was unlinked:
+    sent = await channel.send(Outgoing(message_id=1, channel="telegram", to=str(NEW_CHAT),
+                                       text="D17", kind="assigned",
+                                       buttons=buttons_for("D17", SECRET)))
+    await telegram.press(NEW_CHAT, int(sent.provider_ids[0]), buttons_for("D17", SECRET)[0][0].data)
 
     (answer,) = await telegram.wait_for("answerCallbackQuery")
     assert answer.params["show_alert"] == "true"
-    assert all("/start" in r.params["text"] for r in replies)
+    assert all("/start" in r.params["text"] for r in replies[:4])
     assert all(world.matter.title not in r.params["text"] for r in replies)
     assert sink.received == []
     assert not telegram.sent("editMessageText")

@@ -25,6 +25,7 @@ from tests.bot.conftest import (
 )
 from tests.bot.fake_telegram import FakeTelegram
 from workflow.errors import Refused
+from workflow.queries import Period
 
 
 async def test_approve_goes_to_the_inbox(polling, telegram: FakeTelegram,
@@ -197,3 +198,18 @@ async def test_r2_refusal_of_the_service_is_shown(
         await telegram.converse(SUPERVISOR_CHAT, *NEW_MATTER)
 
     assert "密级" in telegram.texts(SUPERVISOR_CHAT)[-1]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", ("2026", date(2026, 1, 1), date(2027, 1, 1))),
+    ("2026q4", ("2026Q4", date(2026, 10, 1), date(2027, 1, 1))),
+    ("2026-2", ("2026-02", date(2026, 2, 1), date(2026, 3, 1))),
+    ("2026-13", None),
+    ("0000", None),
+    ("9999Q4", None),
+    ("last-year", None),
+])
+def test_r34_period_forms(text: str, expected: tuple | None) -> None:
+    period = Period.parse(text, NOW.date(), NOW.tzinfo)
+
+    assert (period and (period.label, period.start.date(), period.end.date())) == expected

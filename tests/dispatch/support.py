@@ -28,8 +28,6 @@ from models import MessageEvent, OutboundMessage, Person, Role, Unit
 
 REPO = Path(__file__).resolve().parents[2]
 
-Script = Callable[[Outgoing], SendResult]
-
 
 @dataclass
 class ScriptedChannel:
@@ -152,9 +150,10 @@ def clean_env(**settings: str) -> dict[str, str]:
 
 
 def run_seed(database_url: str, count: int, timeout: float = 120) -> None:
-    subprocess.run([sys.executable, "-m", "tests.dispatch.support", "seed", database_url,
-                    str(count)], cwd=REPO, env=clean_env(), check=True, timeout=timeout,
-                   capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "tests.dispatch.support", "seed", database_url,
+                           str(count)], cwd=REPO, env=clean_env(), timeout=timeout,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"seeding failed:\n{done.stderr[-3000:]}"
 
 
 def duban_command() -> list[str]:
@@ -212,7 +211,7 @@ def stop_all(servers: Iterable[Server]) -> None:
     for server in servers:
         try:
             server.stop(timeout=5)
-        except Exception:  # noqa: BLE001 - cleanup goes on for the others
+        except Exception:  # cleanup goes on for the others
             server.process.kill()
 
 
@@ -305,14 +304,24 @@ def pg_dsn(url: str) -> str:
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.05,
-                what: str = "condition") -> Any:
-    """Await `check()` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+                what: str = "condition", progress: Callable[[], Awaitable[Any]] | None = None,
+                stall: float = 30.0) -> Any:
+    """Await `check()` until it is truthy; fail after `timeout` seconds, or sooner when
+    `progress()` has not changed for `stall` seconds."""
+    started = last_change = time.monotonic()
+    seen: Any = None
     while True:
         result = await check()
         if result:
             return result
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if progress is not None:
+            value = await progress()
+            if value != seen:
+                seen, last_change = value, now
+            elif now - last_change > stall:
+                raise TimeoutError(f"{what}: no progress for {stall:.0f} s (stuck at {value})")
+        if now - started > timeout:
             raise TimeoutError(f"{what}: not reached within {timeout} s")
         await asyncio.sleep(interval)
 

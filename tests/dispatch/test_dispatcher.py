@@ -11,6 +11,7 @@ from dispatch.dispatcher import MAX_ATTEMPTS, Dispatcher
 from dispatch.outbox import claim_due, enqueue, record
 from dispatch.render import Renderer
 from models import MessageEvent, MessageStatus, OutboundMessage, Person, ProviderId
+from sms_gateway.ratelimit import Limit, RateLimiter
 from tests.dispatch.support import (
     ScriptedChannel,
     history,
@@ -324,6 +325,36 @@ async def test_a_worker_whose_claim_expired_does_not_send_it(db, clock) -> None:
     assert fast_channel.ids() == [row.id] and slow_channel.sent == []
     assert await history(row) == ["pending", "sending", "submitted"]
     assert (await fresh(row)).claimed_by == "fast"
+
+
+async def test_a_claim_taken_again_under_the_same_worker_name_is_sent_once(db, clock) -> None:
+    """Two ticks of one instance (or two instances misconfigured with one name)."""
+    (row,) = await queue(clock, await make_people(1, telegram=False))
+    first, second = ScriptedChannel("sms"), ScriptedChannel("sms")
+    (held,) = await claim_due(clock.now(), "same", LEASE)
+    clock.set(clock.now() + LEASE + timedelta(seconds=1))
+    assert await dispatcher(clock, second, worker="same").run_once() == 1
+    await dispatcher(clock, first, worker="same").deliver(held)
+    assert second.ids() == [row.id] and first.sent == []
+    assert await history(row) == ["pending", "sending", "submitted"]
+
+
+async def test_a_rate_limited_worker_whose_claim_expired_does_not_reschedule(db, clock) -> None:
+    """Putting the row back to `pending` would have it sent a second time."""
+    (row,) = await queue(clock, await make_people(1, telegram=False))
+    (held,) = await claim_due(clock.now(), "slow", LEASE)
+    clock.set(clock.now() + LEASE + timedelta(seconds=1))
+    fast = ScriptedChannel("sms")
+    assert await dispatcher(clock, fast, worker="fast").run_once() == 1
+    slow = dispatcher(clock, ScriptedChannel("sms"), worker="slow")
+    slow.limits = {"sms": RateLimiter(per_number=[Limit(4, 60.0)])}
+    slow.limits["sms"].take(row.address, clock.now().timestamp(), 4)  # its bucket is empty
+    await slow.deliver(held)
+    assert await history(row) == ["pending", "sending", "submitted"]
+    assert (await fresh(row)).status is MessageStatus.SUBMITTED
+    clock.set(clock.now() + timedelta(hours=1))
+    assert await dispatcher(clock, fast, worker="fast").drain() == 0
+    assert fast.ids() == [row.id]
 
 
 async def test_a_late_claim_holder_still_sends_when_nobody_took_the_row(db, clock) -> None:

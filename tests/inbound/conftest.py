@@ -45,17 +45,27 @@ async def build_org() -> Org:
         (roads, "孙三", Role.OPERATOR_A, OTHER_UNIT, None),
     ]
     for unit, name, role, phone, chat in people:
-        await Person.create(unit=unit, name=name, role=role, phone=f"+86{phone}",
-                            telegram_chat_id=chat)
+        await Person.create(
+            unit=unit, name=name, role=role, phone=f"+86{phone}", telegram_chat_id=chat
+        )
     await BoardInitiator.create(board="daily", initiator=ducha)
     return Org(ducha, water, roads)
 
 
-async def new_matter(ctx: Context, code: str, title: str = "清理辖区河道垃圾",
-                     lead: str = "water", **extra: object) -> Matter:
-    draft = MatterDraft(board="daily", title=title, initiator="ducha", lead=lead,
-                        approver="分管副区长", approved_on=date(2026, 11, 20),
-                        not_classified=True, code=code, **extra)
+async def new_matter(
+    ctx: Context, code: str, title: str = "清理辖区河道垃圾", lead: str = "water", **extra: object
+) -> Matter:
+    draft = MatterDraft(
+        board="daily",
+        title=title,
+        initiator="ducha",
+        lead=lead,
+        approver="分管副区长",
+        approved_on=date(2026, 11, 20),
+        not_classified=True,
+        code=code,
+        **extra,
+    )
     return await register_matter(ctx, draft, Actor(None, "cli"))
 
 
@@ -69,8 +79,13 @@ def inbox(ctx: Context) -> Inbox:
     return Inbox(ctx)
 
 
-async def send(inbox: Inbox, text: str, sender: str = OPERATOR, channel: str = "sms",
-               provider_id: str | None = None) -> InboundMessage:
+async def send(
+    inbox: Inbox,
+    text: str,
+    sender: str = OPERATOR,
+    channel: str = "sms",
+    provider_id: str | None = None,
+) -> InboundMessage:
     """Hand one reply to the inbox; return its stored row (after processing)."""
     await inbox.inbound(InboundText(channel, sender, text, provider_id, {"test": True}))
     return await InboundMessage.filter(channel=channel).order_by("-id").first()

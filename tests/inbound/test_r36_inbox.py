@@ -74,8 +74,13 @@ async def test_r36_same_provider_id_on_another_channel_is_another_message(org, c
 async def test_r36_resend_completes_a_row_whose_processing_never_ran(org, ctx, inbox):
     """Stored, then the process died: the provider's resend is processed, once."""
     await new_matter(ctx, "D17")
-    stuck = await InboundMessage.create(channel="sms", sender=OPERATOR, text="D17 收到",
-                                        provider_message_id="p-9", received_at=ctx.clock.now())
+    stuck = await InboundMessage.create(
+        channel="sms",
+        sender=OPERATOR,
+        text="D17 收到",
+        provider_message_id="p-9",
+        received_at=ctx.clock.now(),
+    )
     await send(inbox, "D17 收到", provider_id="p-9")
     await send(inbox, "D17 收到", provider_id="p-9")
     await stuck.refresh_from_db()
@@ -104,8 +109,10 @@ async def test_r36_unknown_sender_formats_and_channels(org, ctx, inbox):
     await send(inbox, "收到", sender="555", channel="telegram")
     await send(inbox, "收到", sender="not-a-phone")  # no address to answer to
     sent = await OutboundMessage.filter(kind="reply").order_by("id")
-    assert [(m.channel, m.address) for m in sent] == [("sms", "+8613600000009"),
-                                                      ("telegram", "555")]
+    assert [(m.channel, m.address) for m in sent] == [
+        ("sms", "+8613600000009"),
+        ("telegram", "555"),
+    ]
     assert "/start" in render(sent[1])
     last = await InboundMessage.all().order_by("-id").first()
     assert last.status == "refused" and "no address" in last.outcome
@@ -218,14 +225,14 @@ async def test_receipts_are_matched_to_their_rows(ctx, inbox, sent_answer):
     assert history[-1].status == "delivered" and f"sms-{sent_answer.id}-a" in history[-1].detail
 
 
-async def test_receipt_of_a_failed_segment_is_not_hidden_by_a_delivered_one(ctx, inbox,
-                                                                            sent_answer):
+async def test_receipt_of_a_failed_segment_is_not_hidden_by_a_delivered_one(
+    ctx, inbox, sent_answer
+):
     await inbox.receipt(Receipt("sms", f"sms-{sent_answer.id}-a", "failed", "handset off"))
     await inbox.receipt(Receipt("sms", f"sms-{sent_answer.id}-b", "delivered"))
     await sent_answer.refresh_from_db()
     assert sent_answer.status == MessageStatus.FAILED
-    statuses = await MessageEvent.filter(message_id=sent_answer.id).values_list("status",
-                                                                                 flat=True)
+    statuses = await MessageEvent.filter(message_id=sent_answer.id).values_list("status", flat=True)
     assert statuses[-2:] == ["failed", "delivered"]
 
 

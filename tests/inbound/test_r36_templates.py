@@ -11,17 +11,40 @@ from dispatch.render import Renderer
 from replies.parser import ERROR_CODES, ParseError, parse_reply
 
 RENDERER = Renderer(sms_signature="【督办】")
-MATTER = {"code": "D17", "title": "清理辖区河道垃圾及沿岸违建", "board": "daily",
-          "board_name": "日常管理", "lead": "区水务局", "initiator": "区政府督查室",
-          "state": "in_progress", "deadline": "", "number": 2,
-          "due": {"node": "3d", "overdue": False, "at": "11-26 09:00"}}
-ITEM = {"code": "D17", "number": 1, "title": "清理辖区河道垃圾", "state": "acknowledged",
-        "due": {"node": "7d", "overdue": True, "at": "11-30 09:00"}}
-ITEM2 = {"code": "D18", "number": 2, "title": "整治背街小巷照明", "state": "assigned",
-         "due": None}
-REFUSALS = ["matter_closed", "not_your_matter", "extension_too_late", "extension_not_later",
-            "application_pending", "not_supervisor", "nothing_to_approve", "nothing_to_return",
-            "nothing_to_grade", "bad_grade", "illegal_transition", "some_future_code"]
+MATTER = {
+    "code": "D17",
+    "title": "清理辖区河道垃圾及沿岸违建",
+    "board": "daily",
+    "board_name": "日常管理",
+    "lead": "区水务局",
+    "initiator": "区政府督查室",
+    "state": "in_progress",
+    "deadline": "",
+    "number": 2,
+    "due": {"node": "3d", "overdue": False, "at": "11-26 09:00"},
+}
+ITEM = {
+    "code": "D17",
+    "number": 1,
+    "title": "清理辖区河道垃圾",
+    "state": "acknowledged",
+    "due": {"node": "7d", "overdue": True, "at": "11-30 09:00"},
+}
+ITEM2 = {"code": "D18", "number": 2, "title": "整治背街小巷照明", "state": "assigned", "due": None}
+REFUSALS = [
+    "matter_closed",
+    "not_your_matter",
+    "extension_too_late",
+    "extension_not_later",
+    "application_pending",
+    "not_supervisor",
+    "nothing_to_approve",
+    "nothing_to_return",
+    "nothing_to_grade",
+    "bad_grade",
+    "illegal_transition",
+    "some_future_code",
+]
 
 # (template, context, names the matter D17)
 CASES = [
@@ -35,29 +58,68 @@ CASES = [
     *[("approved", MATTER | {"what": w}, True) for w in ("extension", "reviewed", "closed")],
     *[("return_done", MATTER | {"what": w}, True) for w in ("completion", "extension", "report")],
     *[("graded", MATTER | {"grade": g}, True) for g in ("优秀", "良好", "合格", "不合格")],
-    *[("refused", MATTER | {"refusal": r, "params": {"deadline": "2026-11-30 09:00",
-                                                     "state": "closed", "event": "report"}},
-       True) for r in REFUSALS],
+    *[
+        (
+            "refused",
+            MATTER
+            | {
+                "refusal": r,
+                "params": {"deadline": "2026-11-30 09:00", "state": "closed", "event": "report"},
+            },
+            True,
+        )
+        for r in REFUSALS
+    ],
     ("refused", MATTER | {"refusal": "extension_too_late", "params": {}}, True),
     ("acknowledged_all", {"acked": [ITEM, ITEM2], "skipped": []}, True),
     ("acknowledged_all", {"acked": [ITEM], "skipped": [ITEM2 | {"refusal": "x"}]}, True),
     ("acknowledged_all", {"acked": [], "skipped": []}, False),
     ("acknowledged_all", {"acked": [], "skipped": [ITEM | {"refusal": "x"}]}, True),
     ("matter_list", {"matters": [], "total": 0, "supervised": [], "supervised_total": 0}, False),
-    ("matter_list", {"matters": [ITEM, ITEM2], "total": 12, "supervised": [],
-                     "supervised_total": 0}, True),
-    ("matter_list", {"matters": [], "total": 0, "supervised_total": 3, "supervised": [
-        {"code": "D17", "title": "清理", "pending": "completion"},
-        {"code": "D19", "title": "照明", "pending": None}]}, True),
-    ("matter_list", {"matters": [ITEM], "total": 1, "supervised_total": 1, "supervised": [
-        {"code": "D19", "title": "照明", "pending": "extension"}]}, True),
+    (
+        "matter_list",
+        {"matters": [ITEM, ITEM2], "total": 12, "supervised": [], "supervised_total": 0},
+        True,
+    ),
+    (
+        "matter_list",
+        {
+            "matters": [],
+            "total": 0,
+            "supervised_total": 3,
+            "supervised": [
+                {"code": "D17", "title": "清理", "pending": "completion"},
+                {"code": "D19", "title": "照明", "pending": None},
+            ],
+        },
+        True,
+    ),
+    (
+        "matter_list",
+        {
+            "matters": [ITEM],
+            "total": 1,
+            "supervised_total": 1,
+            "supervised": [{"code": "D19", "title": "照明", "pending": "extension"}],
+        },
+        True,
+    ),
     *[("help", {"supervisor": s, "example": "D17"}, True) for s in (True, False)],
-    *[("which_matter", {"problem": p, "given": g, "matters": m}, bool(m))
-      for p, g in (("several_open", ""), ("unknown_code", "D71"), ("unknown_number", "7"),
-                   ("no_open_matter", ""))
-      for m in ([ITEM, ITEM2], []) if m or p != "several_open"],
-    *[("not_understood", {"error": e, "detail": "D17 好好", "example": "D17"}, True)
-      for e in ERROR_CODES],
+    *[
+        ("which_matter", {"problem": p, "given": g, "matters": m}, bool(m))
+        for p, g in (
+            ("several_open", ""),
+            ("unknown_code", "D71"),
+            ("unknown_number", "7"),
+            ("no_open_matter", ""),
+        )
+        for m in ([ITEM, ITEM2], [])
+        if m or p != "several_open"
+    ],
+    *[
+        ("not_understood", {"error": e, "detail": "D17 好好", "example": "D17"}, True)
+        for e in ERROR_CODES
+    ],
     *[("not_registered", {}, False)],
     ("incomplete", {}, False),
     ("internal_error", {}, False),
@@ -65,8 +127,9 @@ CASES = [
 
 
 def rendered(template: str, context: dict, channel: str) -> str:
-    return RENDERER.render("reply", context | {"reason": template, "person": "李一",
-                                               "channel": channel})
+    return RENDERER.render(
+        "reply", context | {"reason": template, "person": "李一", "channel": channel}
+    )
 
 
 @pytest.mark.parametrize(("template", "context", "names_code"), CASES)

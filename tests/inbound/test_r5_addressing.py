@@ -9,7 +9,11 @@ from tests.inbound.conftest import OTHER_UNIT, SUPERVISOR, answer_text, new_matt
 async def test_r7_code_form_always_works(org, ctx, inbox):
     await new_matter(ctx, "D17")
     await new_matter(ctx, "D18", title="整治背街小巷照明")
-    for text in ("D18 进展 已更换路灯12盏", "【d18】进展：已更换路灯12盏", "进展 D18 已更换路灯12盏"):
+    for text in (
+        "D18 进展 已更换路灯12盏",
+        "【d18】进展：已更换路灯12盏",
+        "进展 D18 已更换路灯12盏",
+    ):
         row = await send(inbox, text)
         assert (row.status, row.outcome) == ("done", "progress D18")
     assert await Feedback.filter(matter__code="D18").count() == 3
@@ -83,7 +87,11 @@ async def test_r3_acknowledge_all_acknowledges_only_what_awaits_receipt(org, ctx
     assert (row.status, row.outcome) == ("done", "acknowledge_all D17,D18")
     assert "已确认收到2件" in await answer_text(row)
     assert [await state(c) for c in ("D17", "D18", "D19", "D20")] == [
-        "acknowledged", "acknowledged", "acknowledged", "assigned"]
+        "acknowledged",
+        "acknowledged",
+        "acknowledged",
+        "assigned",
+    ]
     assert await Feedback.filter(matter__code="D19").count() == 1
 
 
@@ -129,3 +137,12 @@ async def test_r36_every_inbound_row_records_person_and_matter(org, ctx, inbox):
     assert (row.person_id, row.matter_id) != (None, None)
     assert row.matter_id == matter.id
     assert await InboundMessage.filter(status="received").count() == 0
+
+
+async def test_r36_help_answers_the_grammar_for_the_senders_role(org, ctx, inbox):
+    await new_matter(ctx, "D17")
+    unit_help = await answer_text(await send(inbox, "帮助"))
+    assert "“D17 进展 内容”" in unit_help and "“全部收到”" in unit_help
+    assert "同意" not in unit_help
+    supervisor_help = await answer_text(await send(inbox, "?", sender=SUPERVISOR))
+    assert "“同意 D17”" in supervisor_help and "“评定 D17 良好”" in supervisor_help
