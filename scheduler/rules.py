@@ -98,6 +98,7 @@ class Action:
     deadline: datetime | None = None  # the deadline this action is about
     number: int = 0  # urge/warning ordinal within its episode
     valid_until: datetime | None = field(default=None, compare=False)  # node satisfied then
+    series_end: datetime | None = field(default=None, compare=False)  # urges stop here (R12)
 
 
 @dataclass(frozen=True)
@@ -392,9 +393,11 @@ def standard_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) 
     """R11-R13: every 3 h on day one, every 2 h on day two, supervise at +48 h, +72 h up."""
     offsets = [3 * i for i in range(1, 9)] + [24 + 2 * i for i in range(1, 12)]
     reason = "report" if node.reason in ("weekly", "monthly") else "node"
-    actions = [urge(node, episode, start + h * HOUR, n, Audience.OPERATORS_DIRECTOR, reason)
+    supervise_at = start + 48 * HOUR
+    actions = [replace(urge(node, episode, start + h * HOUR, n, Audience.OPERATORS_DIRECTOR,
+                            reason), series_end=supervise_at)
                for n, h in enumerate(offsets, start=1)]
-    actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, start + 48 * HOUR,
+    actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, supervise_at,
                           Audience.SUPERVISE, node.key, reason, Effect.SUPERVISED,
                           Penalty.SUPERVISED, deadline=node.due))
     return actions + escalations(node, start, episode, bp, 72 * HOUR)
@@ -422,9 +425,10 @@ def monthly_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) -
     first_day = local(start).date()
     times = [at_local(first_day + d * DAY, t) for d in (0, 1) for t in (time(8), time(15))]
     times = [t for t in times if t > start] if local(start).time() != time(0) else times
-    actions = [urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report")
-               for n, t in enumerate(times, start=1)]
     end = at_local(first_day + 2 * DAY, time(0))
+    actions = [replace(urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report"),
+                       series_end=end)
+               for n, t in enumerate(times, start=1)]
     to_leader = Board(bp.board) in (Board.KEY_WORK, Board.REFORM)
     actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, end, Audience.SUPERVISE,
                           node.key, "report", Effect.SUPERVISED, Penalty.SUPERVISED,
@@ -577,7 +581,8 @@ def apply_quiet_hours(actions: list[Action], quiet: QuietHours | None) -> list[A
         else:
             kept.append(action)
     for (end, _, _, _), group in merged.items():
-        if all(a.valid_until is None or end < a.valid_until for a in group):
+        if all(a.valid_until is None or end < a.valid_until for a in group) and all(
+                a.series_end is None or end < a.series_end for a in group):
             kept.append(merge_urges(group, end))
     return kept
 

@@ -99,11 +99,12 @@ async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
 
 
 def action_context(ctx: Context, action: Action) -> dict[str, Any]:
-    return {
-        "reason": action.reason, "node": action.node or "", "number": action.number,
-        "deadline": local_text(ctx, action.deadline) if action.deadline else "",
-        "effect": action.effect.value if action.effect else "",
-    }
+    """The action's own fields; its deadline, when it has one, replaces the matter's."""
+    context = {"reason": action.reason, "node": action.node or "", "number": action.number,
+               "effect": action.effect.value if action.effect else ""}
+    if action.deadline:
+        context["deadline"] = local_text(ctx, action.deadline)
+    return context
 
 
 def local_text(ctx: Context, instant: datetime) -> str:

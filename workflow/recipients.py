@@ -26,10 +26,17 @@ async def handlers(initiator_id: int) -> list[Person]:
     return await people(initiator_id, [Role.SUPERVISOR]) or await people(initiator_id, OPERATORS)
 
 
+DUCHA_BOARDS = (Board.DAILY, Board.KEY_WORK, Board.REFORM)  # 督查室 initiates these (M art.10)
+
+
 async def ducha_id(matter: Matter) -> int:
-    """督查室: the daily board's initiator (the matter's own initiator if none is set)."""
-    row = await BoardInitiator.get_or_none(board=Board.DAILY.value)
-    return row.initiator_id if row else matter.initiator_id
+    """督查室: the initiator of the daily (or key_work, reform) board; the matter's own
+    initiator only when no such board has one."""
+    for board in DUCHA_BOARDS:
+        row = await BoardInitiator.get_or_none(board=board.value)
+        if row:
+            return row.initiator_id
+    return matter.initiator_id
 
 
 async def audience_people(matter: Matter, audience: Audience) -> list[Person]:
