@@ -37,6 +37,8 @@ class Service:
     channels: dict[str, Channel]
     dispatcher: Dispatcher
     routes: list[web.RouteDef] = field(default_factory=list)
+    bot: Any = None  # aiogram Bot, when telegram.token is set
+    bot_dispatcher: Any = None  # aiogram Dispatcher of the bot's routers
 
     async def tick(self) -> None:
         """One poll: the clock catches up, then due messages go out."""
@@ -59,11 +61,22 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
     channels["sms"] = sms_channel(settings, sink, clock, routes, renderer)
-    channels["telegram"] = DevChannel("telegram", clock)
+    bot = bot_dispatcher = buttons_for = None
+    if settings.telegram.token:
+        from bot.app import build_dispatcher, make_bot, service_register
+        from bot.callbacks import row_buttons
+        from bot.channel import TelegramChannel
+
+        bot = make_bot(settings.telegram)
+        bot_dispatcher = build_dispatcher(sink, clock, settings, register=service_register(ctx))
+        channels["telegram"] = TelegramChannel(bot)
+        buttons_for = row_buttons(settings.telegram.callback_secret)
+    else:
+        channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
-                            limits={"sms": sms_limiter(settings)})
-    return Service(settings, ctx, sink, channels, dispatcher, routes)
+                            buttons_for=buttons_for, limits={"sms": sms_limiter(settings)})
+    return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
 def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
@@ -112,6 +125,10 @@ def build_app(service: Service) -> web.Application:
             "channels": {n: c.health() for n, c in service.channels.items()}})
 
     app.add_routes([web.get("/healthz", healthz), *service.routes])
+    if service.bot and service.settings.telegram.mode == "webhook":
+        from bot.app import setup_webhook
+
+        setup_webhook(app, service.bot_dispatcher, service.bot, service.settings.telegram)
     return app
 
 
@@ -129,15 +146,30 @@ async def serve(settings: Settings) -> None:
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
              settings.sms.provider)
+    polling = start_polling(service)
     await service.tick()
     try:
         await until_stopped()
     finally:
         scheduler.shutdown(wait=False)
+        if polling:
+            await service.bot_dispatcher.stop_polling()
+            await polling
         await runner.cleanup()
         for channel in service.channels.values():
             await channel.stop()
+        if service.bot:
+            await service.bot.session.close()
         await close_database()
+
+
+def start_polling(service: Service) -> asyncio.Task | None:
+    """Long polling for a single instance; webhook mode is served by the app instead."""
+    if not service.bot or service.settings.telegram.mode != "polling":
+        return None
+    from bot.app import run_polling
+
+    return asyncio.create_task(run_polling(service.bot, service.bot_dispatcher))
 
 
 async def until_stopped() -> None:

@@ -14,7 +14,6 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from tortoise import Tortoise
 
 from bot.app import build_dispatcher, run_polling
 from bot.channel import TelegramChannel
@@ -23,7 +22,6 @@ from dispatch.channel import InboundText, Outgoing, Receipt
 from models import BoardInitiator, Matter, MatterState, Node, Person, Role, Unit
 from scheduler.clock import SHANGHAI, VirtualClock
 from service.config import Settings, TelegramSettings
-from service.db import close_database, open_database
 from tests.bot.fake_telegram import TOKEN, WAIT, FakeTelegram, eventually, serve
 
 SECRET = "test-callback-secret"
@@ -77,15 +75,6 @@ class World:
 
 def settings(**telegram: Any) -> Settings:
     return Settings(telegram=TelegramSettings(callback_secret=SECRET, **telegram))
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[None]:
-    # The schema straight from the models: replaying the migrations costs seconds per test.
-    await open_database("sqlite://:memory:", migrate_first=False)
-    await Tortoise.generate_schemas()
-    yield
-    await close_database()
 
 
 @pytest.fixture
