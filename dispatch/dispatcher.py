@@ -16,9 +16,10 @@ from datetime import timedelta
 from tortoise.expressions import Q
 
 from dispatch.channel import Button, Channel, FailureKind, Outgoing, SendResult
-from dispatch.outbox import claim_due, create_row, record
+from dispatch.failover import fail_over
+from dispatch.outbox import claim_due, record
 from dispatch.render import Renderer
-from models import MessageStatus, OutboundMessage, Person, ProviderId
+from models import MessageStatus, OutboundMessage, ProviderId
 from scheduler.clock import Clock
 from sms_gateway.ratelimit import RateLimiter
 from sms_gateway.text import count_segments
@@ -26,7 +27,6 @@ from sms_gateway.text import count_segments
 log = logging.getLogger("duban.dispatch")
 
 MAX_ATTEMPTS = 8
-OTHER_CHANNEL = {"sms": "telegram", "telegram": "sms"}
 
 ButtonsFor = Callable[[OutboundMessage], tuple[tuple[Button, ...], ...]]
 
@@ -145,14 +145,4 @@ class Dispatcher:
         """A permanent failure; the message goes to the person's other channel if any."""
         now = self.clock.now()
         await record(row, MessageStatus.FAILED, now, detail, error=detail)
-        if row.failover_of_id is not None or row.person_id is None:
-            return
-        person = await Person.get(id=row.person_id)
-        other = OTHER_CHANNEL.get(row.channel)
-        address = {"sms": person.phone, "telegram": str(person.telegram_chat_id or "") or None}
-        if other and address.get(other):
-            await create_row(matter_id=row.matter_id, person_id=row.person_id,
-                             unit_id=row.unit_id, kind=row.kind, channel=other,
-                             address=address[other], context=row.context | {"channel": other},
-                             due_at=now, now=now, failover_of_id=row.id)
-            log.info("message %s failed on %s; failed over to %s", row.id, row.channel, other)
+        await fail_over(row, now)

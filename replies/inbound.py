@@ -28,6 +28,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from dispatch.channel import InboundText, Receipt
+from dispatch.failover import fail_over
 from dispatch.outbox import create_row, enqueue, is_postgres, record
 from models import (
     Application,
@@ -566,3 +567,5 @@ async def record_receipt(
         await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
         return
     await record(row, status, now, detail)
+    if status in FINAL_FAILURES:
+        await fail_over(row, now)  # a failed or expired delivery: try the other channel

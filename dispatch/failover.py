@@ -1,0 +1,37 @@
+"""Failover: a message that failed for good on one channel goes to the person's other one.
+
+Called when a channel refuses a message (the dispatcher) and when a delivery receipt says
+it failed or expired (the receipt path). A message is failed over once, never back again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from dispatch.outbox import create_row
+from models import OutboundMessage, Person
+
+log = logging.getLogger("duban.dispatch")
+
+OTHER_CHANNEL = {"sms": "telegram", "telegram": "sms"}
+
+
+async def fail_over(row: OutboundMessage, now: datetime) -> OutboundMessage | None:
+    """Queue the message on the person's other channel, if they have one."""
+    if row.failover_of_id is not None or row.person_id is None:
+        return None
+    if await OutboundMessage.exists(failover_of_id=row.id):
+        return None  # a second failure report for the same message
+    person = await Person.get(id=row.person_id)
+    other = OTHER_CHANNEL.get(row.channel)
+    address = {"sms": person.phone,
+               "telegram": str(person.telegram_chat_id) if person.telegram_chat_id else None}
+    if other is None or not address.get(other):
+        return None
+    copy = await create_row(matter_id=row.matter_id, person_id=row.person_id,
+                            unit_id=row.unit_id, kind=row.kind, channel=other,
+                            address=address[other], context=row.context | {"channel": other},
+                            due_at=now, now=now, failover_of_id=row.id)
+    log.info("message %s failed on %s; failed over to %s", row.id, row.channel, other)
+    return copy
