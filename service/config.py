@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from scheduler.policy import Board, BoardPolicy, Cadence, Policy, QuietHours, default_policies
 
@@ -84,6 +85,12 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     web_token: str | None = None  # bearer token of the web console's API
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        """Arguments, then the environment, then the TOML file: the environment wins."""
+        return init_settings, env_settings, TomlSource(settings_cls, TOML_FILE.get())
+
     @field_validator("timezone")
     @classmethod
     def known_zone(cls, value: str) -> str:
@@ -115,19 +122,38 @@ class Settings(BaseSettings):
         return Policy(boards=boards, quiet_hours=quiet)
 
 
+TOML_FILE: ContextVar[Path | None] = ContextVar("duban_toml_file", default=None)
+
+
+class TomlSource(PydanticBaseSettingsSource):
+    """The optional TOML settings file, below the environment in priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                self.data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"config file {path}: {exc}") from exc
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Settings from the TOML file (DUBAN_CONFIG or `path`), then the environment."""
+    """Settings from `overrides`, then the environment, then the TOML file (`path` or
+    DUBAN_CONFIG)."""
     path = path or os.environ.get("DUBAN_CONFIG")
-    data: dict[str, Any] = {}
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"config file {path}: {exc}") from exc
+    token = TOML_FILE.set(Path(path) if path else None)
     try:
-        settings = Settings(**{**data, **overrides})
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
-    return settings
+    finally:
+        TOML_FILE.reset(token)

@@ -93,10 +93,6 @@ def test_environment_alone_sets_values(monkeypatch):
     assert settings.policy().quiet_hours == QuietHours(time(22, 30), time(6))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "service/config.py passes the TOML values to Settings() as init arguments, which "
-    "pydantic-settings ranks above the environment: the file wins, contrary to "
-    "load_settings' docstring ('the TOML file, then the environment')"))
 def test_environment_overrides_the_toml_file(tmp_path, monkeypatch):
     path = write(tmp_path, """
 quiet_hours = "22:00-07:00"
