@@ -492,9 +492,12 @@ def node_actions(f: MatterFacts, bp: BoardPolicy, cal: WorkCalendar,
     assert f.assigned_at is not None
     states = satisfy(walk(f, bp, cal, horizon + 40 * DAY), f.reports)
     active = f.assigned_at
+    # A returned completion application (R8 pause over) restarts the chase at the return,
+    # as a returned report does (R16): a fresh episode, not the tail of the old one.
+    resumed = [end for _, end in f.pauses if end is not None]
     actions: list[Action] = []
     for state in states:
-        node_active = max(active, state.node.opens, state.reopened_at or active)
+        node_active = max(active, state.node.opens, state.reopened_at or active, *resumed)
         actions += chase(state, node_active, bp)
         if state.satisfied_at is None:
             break

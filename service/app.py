@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -138,8 +138,9 @@ async def serve(settings: Settings) -> None:
     for channel in service.channels.values():
         await channel.start()
     scheduler = AsyncIOScheduler()
+    # The first tick runs at once; max_instances=1 keeps ticks of one instance from overlapping.
     scheduler.add_job(service.tick, "interval", seconds=settings.poll_seconds, max_instances=1,
-                      coalesce=True, next_run_time=None)
+                      coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
     runner = web.AppRunner(build_app(service))
     await runner.setup()
@@ -147,7 +148,6 @@ async def serve(settings: Settings) -> None:
     log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
              settings.sms.provider)
     polling = start_polling(service)
-    await service.tick()
     try:
         await until_stopped()
     finally:

@@ -264,10 +264,12 @@ def test_r8_the_chase_resumes_after_the_application_is_returned():
     f = facts(reports=(ack(T0 + H),), pauses=((filed, returned),))
     actions = run(f, T0 + 30 * D)
     assert not [a for a in actions if filed <= a.at < returned]
+    # The return restarts the chase of the overdue node as a fresh episode (as R16 does for
+    # a returned report): every urge, the supervise and the episode's penalty follow it.
     urges = of(actions, Kind.URGE, "3d")
-    deadline = T0 + 72 * H
-    assert [a.at for a in urges] == [deadline + h * H for h in STANDARD_URGE_HOURS if h >= 9]
-    assert by_key(actions)[f"supervise:3d@{int(deadline.timestamp())}"].at == deadline + 48 * H
+    assert [a.at for a in urges] == [returned + h * H for h in STANDARD_URGE_HOURS]
+    assert urges[0].penalty is Penalty.URGE_EPISODE
+    assert by_key(actions)[f"supervise:3d@{int(returned.timestamp())}"].at == returned + 48 * H
 
 
 def test_r8_nothing_after_the_matter_is_closed():

@@ -326,7 +326,7 @@ async def test_r8_the_chase_resumes_after_the_completion_application_is_returned
     assert what == "completion"
     await advance(ctx, clock, matter, sh(11, 26, 13))
     urges = await ClockAction.filter(matter=matter, kind="urge", skipped=False)
-    assert [u.due_at for u in urges] == [sh(11, 26, 12)]  # 3d deadline + 3 h
+    assert [u.due_at for u in urges] == [sh(11, 26, 13)]  # a fresh chase: return + 3 h
 
 
 # ---------------------------------------------------------------------------------------
