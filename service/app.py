@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
 
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
@@ -102,8 +103,10 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
             channel = TwilioChannel(TwilioSettings(**section), sink)
             routes += channel.routes()
             return channel
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ConfigError(f"invalid setting sms.{provider}: {exc}".splitlines()[0]) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(["sms", provider, *(str(p) for p in first["loc"])])
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
     routes += dev_sms_routes(sink, renderer)
     return DevChannel("sms", clock)
 
@@ -133,8 +136,8 @@ def build_app(service: Service) -> web.Application:
 
 
 async def serve(settings: Settings) -> None:
+    service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
-    service = build_service(settings)
     for channel in service.channels.values():
         await channel.start()
     scheduler = AsyncIOScheduler()
