@@ -8,7 +8,8 @@ belongs to one person; linking a chat again moves it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import secrets
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -32,9 +33,22 @@ async def link_by_phone(phone: str, chat_id: int, now: datetime) -> Person | Non
     return person
 
 
+LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing to misread: no 0/O, 1/I
+LINK_CODE_LIFETIME = timedelta(hours=24)
+
+
+async def issue_link_code(person: Person, now: datetime) -> LinkCode:
+    """A fresh single-use code for `/start CODE`, valid for a day."""
+    while True:
+        code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(8))
+        if not await LinkCode.exists(code=code):
+            return await LinkCode.create(person=person, code=code,
+                                         expires_at=now + LINK_CODE_LIFETIME)
+
+
 async def link_by_code(code: str, chat_id: int, now: datetime) -> Person | None:
     """Spend a one-time code: unused, unexpired, of an active person."""
-    row = await LinkCode.get_or_none(code=code).prefetch_related("person")
+    row = await LinkCode.get_or_none(code=code.strip().upper()).prefetch_related("person")
     if row is None or row.used_at is not None or row.expires_at <= now or not row.person.active:
         return None
     async with in_transaction():

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--days", type=int, default=35, help="how far ahead (default 35)")
     plan.set_defaults(run=run_plan)
 
+    link = commands.add_parser("link-code", help="text a person a one-time messenger link code")
+    link.add_argument("phone")
+    link.set_defaults(run=run_link_code)
+
     simulate = commands.add_parser("simulate", help="rehearse a scenario on a virtual clock")
     simulate.add_argument("scenario")
     simulate.set_defaults(run=run_simulate)
@@ -98,6 +102,19 @@ def run_plan(args: argparse.Namespace) -> int:
         print(f"duban plan: {exc}", file=sys.stderr)
         return 1
     print(table)
+    return 0
+
+
+def run_link_code(args: argparse.Namespace) -> int:
+    from service.link_code import UnknownPerson, send_link_code
+
+    settings = settings_of(args)
+    try:
+        code = asyncio.run(with_database(settings, send_link_code(args.phone)))
+    except (UnknownPerson, ValueError) as exc:
+        print(f"duban link-code: {exc}", file=sys.stderr)
+        return 1
+    print(f"link code {code} queued by SMS to {args.phone}; valid for 24 hours")
     return 0
 
 

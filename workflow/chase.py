@@ -6,6 +6,7 @@ in the same transaction as its effects), however many instances or ticks race fo
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from workflow.context import Context
 from workflow.facts import matter_facts
 from workflow.records import CLOCK, add_score, audit, move
 from workflow.states import FINISHED, OPEN, Event
+
+log = logging.getLogger("duban.clock")
 
 EFFECT_EVENTS = {Effect.SUPERVISED: Event.SUPERVISE, Effect.KEY_SUPERVISION: Event.KEY_SUPERVISION}
 YEAR_END_INTERVAL = timedelta(weeks=1)
@@ -115,7 +118,10 @@ async def run_clock(ctx: Context) -> int:
     """One tick: every open matter catches up, and the year-end lists go out (R23)."""
     count = 0
     for matter in await Matter.filter(state__in=list(OPEN)).order_by("id"):
-        count += await catch_up(ctx, matter)
+        try:
+            count += await catch_up(ctx, matter)
+        except Exception:  # e.g. a date past the calendar's data: the others still go on
+            log.exception("matter %s: the clock could not catch up", matter.code)
     return count + await send_year_end_lists(ctx)
 
 
