@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--days", type=int, default=35, help="how far ahead (default 35)")
     plan.set_defaults(run=run_plan)
 
+    scores = commands.add_parser("scores", help="unit points by quarter and the year's ranking")
+    scores.add_argument("--year", type=int, help="default: this year (Asia/Shanghai)")
+    scores.set_defaults(run=run_scores)
+
     link = commands.add_parser("link-code", help="text a person a one-time messenger link code")
     link.add_argument("phone")
     link.set_defaults(run=run_link_code)
@@ -102,6 +106,19 @@ def run_plan(args: argparse.Namespace) -> int:
         print(f"duban plan: {exc}", file=sys.stderr)
         return 1
     print(table)
+    return 0
+
+
+def run_scores(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from scheduler.clock import SHANGHAI
+    from workflow.scores import ranking_table, year_ranking
+
+    settings = settings_of(args)
+    year = args.year or datetime.now(SHANGHAI).year
+    rows = asyncio.run(with_database(settings, year_ranking(year)))
+    print(ranking_table(year, rows))
     return 0
 
 
