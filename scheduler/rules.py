@@ -608,6 +608,17 @@ def merge_urges(group: list[Action], end: datetime) -> Action:
 
 
 # ---------------------------------------------------------------------------------------
+# Registration of investment problems (R26)
+
+REGISTRATION_WORKDAYS = 3
+
+
+def registration_due(reported_on: date, cal: WorkCalendar) -> date:
+    """The last day an investment problem reported on `reported_on` may be registered."""
+    return add_workdays(cal, reported_on, REGISTRATION_WORKDAYS)
+
+
+# ---------------------------------------------------------------------------------------
 # Year-end clearance (R23)
 
 

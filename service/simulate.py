@@ -75,6 +75,7 @@ class MatterIn(BaseModel):
     created_at: datetime
     approver: str = "分管领导"
     approved_on: date | None = None
+    reported_on: date | None = None  # optional, investment problems (R26)
 
 
 class EventIn(BaseModel):
@@ -261,7 +262,8 @@ class Simulation:
             lead=matter_in.lead, approver=matter_in.approver,
             approved_on=matter_in.approved_on or matter_in.created_at.astimezone(self.zone).date(),
             not_classified=True, klass=matter_in.klass, deadline=matter_in.deadline,
-            cooperating=matter_in.cooperating, source=matter_in.source, code=matter_in.code)
+            cooperating=matter_in.cooperating, source=matter_in.source, code=matter_in.code,
+            reported_on=matter_in.reported_on)
         await register_matter(self.ctx, draft, Actor(None, "simulate"))
 
     def inbound_text(self, event: EventIn) -> InboundText:

@@ -29,7 +29,7 @@ from models import (
     Unit,
 )
 from scheduler.policy import BOARD_PREFIX, Board
-from scheduler.rules import Audience, Kind, satisfied_keys, walk
+from scheduler.rules import Audience, Kind, registration_due, satisfied_keys, walk
 from workflow import recipients
 from workflow.chase import catch_up, message_context
 from workflow.context import Context
@@ -62,6 +62,7 @@ class MatterDraft:
     source: str = ""
     code: str | None = None
     text: str = ""
+    reported_on: date | None = None  # investment: when the problem was reported (R26)
 
 
 # ---------------------------------------------------------------------------------------
@@ -80,7 +81,8 @@ async def register_matter(ctx: Context, draft: MatterDraft, actor: Actor) -> Mat
         if cooperating:
             await matter.cooperating.add(*cooperating)
         await audit(matter, actor, "register", None, MatterState.ASSIGNED, now,
-                    approver=draft.approver, approved_on=draft.approved_on.isoformat())
+                    approver=draft.approver, approved_on=draft.approved_on.isoformat(),
+                    **registration_timeliness(ctx, board, draft.reported_on, now))
         await refresh_nodes(ctx, matter)
     await catch_up(ctx, matter)  # R3: the assignment notice goes out at once
     return matter
@@ -111,6 +113,17 @@ async def check_registration(draft: MatterDraft, actor: Actor
     lead = await unit_by_key(draft.lead)
     cooperating = [await unit_by_key(key) for key in draft.cooperating]
     return board, initiator, lead, cooperating
+
+
+def registration_timeliness(ctx: Context, board: Board, reported_on: date | None,
+                            now: datetime) -> dict[str, Any]:
+    """R26: an investment problem is registered within 3 working days of being reported.
+    A late registration is still made (the problem needs supervising) but is recorded so."""
+    if board is not Board.INVESTMENT or reported_on is None:
+        return {}
+    due = registration_due(reported_on, ctx.calendar)
+    return {"reported_on": reported_on.isoformat(), "registration_due": due.isoformat(),
+            "registered_late": now.astimezone(ctx.tz).date() > due}
 
 
 async def unit_by_key(key: str) -> Unit:
