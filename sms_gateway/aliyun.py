@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -31,7 +31,8 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from dispatch.channel import FailureKind, InboundSink, InboundText, Outgoing, Receipt, SendResult
+from dispatch.channel import FailureKind, InboundText, Outgoing, Receipt, SendResult
+from sms_gateway.http_channel import HttpSmsChannel
 
 log = logging.getLogger(__name__)
 
@@ -199,31 +200,11 @@ def token_matches(settings: AliyunSettings, token: str) -> bool:
     return hmac.compare_digest(token.encode(), expected)
 
 
-class AliyunChannel:
+class AliyunChannel(HttpSmsChannel):
     """The "sms" channel through Alibaba Cloud SendSms."""
 
-    name = "sms"
-
-    def __init__(
-        self,
-        settings: AliyunSettings,
-        sink: InboundSink,
-        session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
-    ) -> None:
-        self._settings = settings
-        self._sink = sink
-        self._session_factory = session_factory
-        self._session: aiohttp.ClientSession | None = None
-        self._last_failure: str | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = self._session_factory()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    provider = "aliyun"
+    _settings: AliyunSettings
 
     def routes(self) -> list[web.RouteDef]:
         """The push endpoints that feed this channel's sink."""
@@ -267,21 +248,3 @@ class AliyunChannel:
         except (TimeoutError, aiohttp.ClientError) as exc:
             # The request may have been taken; SendSms is not idempotent, so never resend blindly.
             return SendResult.failed(FailureKind.UNKNOWN, f"after send: {exc!r}")
-
-    def _note(self, message: Outgoing, result: SendResult) -> SendResult:
-        if not result.ok:
-            self._last_failure = result.detail
-            log.warning(
-                "aliyun send of message %s failed (%s): %s",
-                message.message_id,
-                result.failure,
-                result.detail,
-            )
-        return result
-
-    def health(self) -> dict[str, Any]:
-        return {
-            "provider": "aliyun",
-            "running": self._session is not None,
-            "last_failure": self._last_failure,
-        }

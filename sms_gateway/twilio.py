@@ -19,17 +19,18 @@ import hmac
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from dispatch.channel import FailureKind, InboundSink, InboundText, Outgoing, Receipt, SendResult
+from dispatch.channel import FailureKind, InboundText, Outgoing, Receipt, SendResult
+from sms_gateway.http_channel import HttpSmsChannel
 
 log = logging.getLogger(__name__)
 
@@ -206,31 +207,11 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-class TwilioChannel:
+class TwilioChannel(HttpSmsChannel):
     """The "sms" channel through Twilio's Messages API."""
 
-    name = "sms"
-
-    def __init__(
-        self,
-        settings: TwilioSettings,
-        sink: InboundSink,
-        session_factory: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
-    ) -> None:
-        self._settings = settings
-        self._sink = sink
-        self._session_factory = session_factory
-        self._session: aiohttp.ClientSession | None = None
-        self._last_failure: str | None = None
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = self._session_factory()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    provider = "twilio"
+    _settings: TwilioSettings
 
     def routes(self) -> list[web.RouteDef]:
         """The webhook endpoints that feed this channel's sink."""
@@ -254,16 +235,7 @@ class TwilioChannel:
     async def send(self, message: Outgoing) -> SendResult:
         if self._session is None:
             raise RuntimeError("TwilioChannel.send before start()")
-        result = await self._post(self._form(message))
-        if not result.ok:
-            self._last_failure = result.detail
-            log.warning(
-                "twilio send of message %s failed (%s): %s",
-                message.message_id,
-                result.failure,
-                result.detail,
-            )
-        return result
+        return self._note(message, await self._post(self._form(message)))
 
     async def _post(self, form: dict[str, str]) -> SendResult:
         assert self._session is not None
@@ -290,10 +262,3 @@ class TwilioChannel:
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Twilio may have created the message; never resend blindly.
             return SendResult.failed(FailureKind.UNKNOWN, f"after send: {exc!r}")
-
-    def health(self) -> dict[str, Any]:
-        return {
-            "provider": "twilio",
-            "running": self._session is not None,
-            "last_failure": self._last_failure,
-        }

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests import loopback
 
 BOT_ID = 777000
 TOKEN = f"{BOT_ID}:local-test-token"
@@ -257,15 +259,6 @@ async def eventually(condition: Callable[[], Any], timeout: float = WAIT) -> Non
     await asyncio.wait_for(poll(), timeout)
 
 
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run `app` on 127.0.0.1 with an ephemeral port; yield its base URL."""
-    runner = web.AppRunner(app, shutdown_timeout=0.1)  # a pending long poll must not stall
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
+def serve(app: web.Application) -> AbstractAsyncContextManager[str]:
+    """The loopback server, quick to stop: a pending long poll must not stall a test."""
+    return loopback.serve(app, shutdown_timeout=0.1)

@@ -331,3 +331,30 @@ if __name__ == "__main__":
         asyncio.run(seed(sys.argv[2], int(sys.argv[3])))
     else:
         sys.exit("usage: python -m tests.dispatch.support seed DATABASE_URL COUNT")
+
+
+Check = Callable[[Probe, str, Path, list[Server], set[int]], Awaitable[None]]
+
+
+async def with_seeded_servers(backend: str, tmp_path: Path, prefix: str, rows: int,
+                              check: Check) -> None:
+    """A fresh database seeded with `rows` due messages; `check` starts servers (appending
+    them to the list) and asserts. Servers are always stopped; their logs are shown when
+    the check fails."""
+    from tests.conftest import TEST_DATABASE
+
+    servers: list[Server] = []
+    async with fresh_database(backend, tmp_path, TEST_DATABASE, prefix) as url:
+        run_seed(url, rows)
+        try:
+            async with Probe(url) as probe:
+                ids = {i for (i,) in await probe.rows("SELECT id FROM outbound_message")}
+                assert len(ids) == rows and await probe.statuses() == {"pending": rows}
+                await check(probe, url, tmp_path, servers, ids)
+        except BaseException:
+            for server in servers:
+                print(f"--- {server.name} (exit {server.process.poll()}) ---\n"
+                      f"{server.log_tail()}")
+            raise
+        finally:
+            stop_all(servers)

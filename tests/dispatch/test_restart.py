@@ -17,11 +17,9 @@ from tests.conftest import TEST_DATABASE
 from tests.dispatch.support import (
     Probe,
     Server,
-    fresh_database,
-    run_seed,
     start_server,
-    stop_all,
     until,
+    with_seeded_servers,
 )
 
 ROWS = 300
@@ -35,24 +33,11 @@ RESENT_DETAIL = "claim expired while sending; the channel drops repeats, so it i
 async def test_a_killed_service_loses_nothing_and_sends_nothing_twice(backend, tmp_path) -> None:
     if backend != SUITE_BACKEND:
         pytest.skip(f"runs with the suite on {backend} (DUBAN_TEST_DATABASE)")
-    servers: list[Server] = []
-    async with fresh_database(backend, tmp_path, TEST_DATABASE, "duban_restart") as url:
-        run_seed(url, ROWS)
-        try:
-            async with Probe(url) as probe:
-                await check_restart(probe, url, tmp_path, servers)
-        except BaseException:
-            for server in servers:
-                print(f"--- {server.name} (exit {server.process.poll()}) ---\n"
-                      f"{server.log_tail()}")
-            raise
-        finally:
-            stop_all(servers)
+    await with_seeded_servers(backend, tmp_path, "duban_restart", ROWS, check_restart)
 
 
-async def check_restart(probe: Probe, url: str, tmp_path, servers: list[Server]) -> None:
-    ids = {i for (i,) in await probe.rows("SELECT id FROM outbound_message")}
-    assert len(ids) == ROWS and await probe.statuses() == {"pending": ROWS}
+async def check_restart(probe: Probe, url: str, tmp_path, servers: list[Server],
+                        ids: set[int]) -> None:
     started = time.monotonic()
 
     first = start_server("restart-a", url, tmp_path)

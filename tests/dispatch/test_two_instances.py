@@ -14,11 +14,10 @@ from tests.conftest import TEST_DATABASE
 from tests.dispatch.support import (
     Probe,
     Server,
-    fresh_database,
-    run_seed,
     start_server,
     stop_all,
     until,
+    with_seeded_servers,
 )
 
 ROWS = 500
@@ -30,24 +29,11 @@ pytestmark = pytest.mark.skipif(
 
 
 async def test_two_instances_deliver_every_message_exactly_once(tmp_path) -> None:
-    servers: list[Server] = []
-    async with fresh_database("postgres", tmp_path, TEST_DATABASE, "duban_two") as url:
-        run_seed(url, ROWS)
-        try:
-            async with Probe(url) as probe:
-                await check_two_instances(probe, url, tmp_path, servers)
-        except BaseException:
-            for server in servers:
-                print(f"--- {server.name} (exit {server.process.poll()}) ---\n"
-                      f"{server.log_tail()}")
-            raise
-        finally:
-            stop_all(servers)
+    await with_seeded_servers("postgres", tmp_path, "duban_two", ROWS, check_two_instances)
 
 
-async def check_two_instances(probe: Probe, url: str, tmp_path, servers: list[Server]) -> None:
-    ids = {i for (i,) in await probe.rows("SELECT id FROM outbound_message")}
-    assert len(ids) == ROWS and await probe.statuses() == {"pending": ROWS}
+async def check_two_instances(probe: Probe, url: str, tmp_path, servers: list[Server],
+                        ids: set[int]) -> None:
     started = time.monotonic()
     servers += [start_server(name, url, tmp_path) for name in INSTANCES]
 

@@ -1,14 +1,12 @@
-"""Shared helpers for the HTTP SMS provider tests: a recording sink and a loopback server."""
+"""Shared helpers for the HTTP SMS provider tests: a recording sink; the loopback server
+lives in tests/loopback.py."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from aiohttp import web
-
 from dispatch.channel import InboundText, Receipt
+from tests.loopback import closed_port, serve
+
+__all__ = ["RecordingSink", "closed_port", "serve"]
 
 
 class RecordingSink:
@@ -32,24 +30,3 @@ class RecordingSink:
     @property
     def untouched(self) -> bool:
         return not self.inbound_texts and not self.receipts
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run `app` on 127.0.0.1 with an ephemeral port; yield its base URL."""
-    runner = web.AppRunner(app, shutdown_timeout=0.5)  # slow fake handlers must not stall
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
