@@ -5,6 +5,7 @@ from models.matter import (
     ApplicationKind,
     ApplicationStatus,
     ClockAction,
+    ConsentAttempt,
     Feedback,
     Matter,
     MatterState,
@@ -27,7 +28,7 @@ from models.org import BoardInitiator, Person, Role, Unit
 
 __all__ = [
     "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ClockAction", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
+    "ClockAction", "ConsentAttempt", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList",
 ]

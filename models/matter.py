@@ -40,6 +40,7 @@ class Matter(Model):
     approver = fields.CharField(max_length=64)  # R1
     approved_on = fields.DateField()  # R1
     not_classified = fields.BooleanField()  # R2
+    service_object = fields.CharField(max_length=128, null=True)  # 服务对象 (R28)
     state = fields.CharEnumField(MatterState, max_length=24, default=MatterState.ASSIGNED)
     created_at = fields.DatetimeField()
     assigned_at = fields.DatetimeField(null=True)
@@ -83,6 +84,21 @@ class Feedback(Model):
 
     class Meta:
         table = "feedback"
+
+
+class ConsentAttempt(Model):
+    """The unit's report of asking the matter's service object to agree (R28)."""
+
+    id = fields.IntField(primary_key=True)
+    matter = fields.ForeignKeyField("models.Matter", related_name="consent_attempts")
+    person = fields.ForeignKeyField("models.Person", related_name="consent_attempts", null=True)
+    channel = fields.CharField(max_length=16)
+    agreed = fields.BooleanField()
+    text = fields.TextField(default="")
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "consent_attempt"
 
 
 class ApplicationKind(StrEnum):

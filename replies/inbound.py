@@ -414,6 +414,17 @@ async def completion(
     return "completion_requested", {}
 
 
+async def consent(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> Done:
+    assert intent.agreed is not None  # the parser sets it for every consent
+    refusals = await service.record_consent(
+        ctx, matter, person, channel, intent.agreed, intent.text
+    )
+    return "consent_recorded", {"agreed": intent.agreed, "refusals": refusals,
+                                "service_object": matter.service_object}
+
+
 async def approve(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
@@ -439,6 +450,7 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
     IntentKind.PROGRESS: progress,
     IntentKind.EXTENSION: extension,
     IntentKind.COMPLETION: completion,
+    IntentKind.CONSENT: consent,
     IntentKind.APPROVE: approve,
     IntentKind.RETURN: return_,
     IntentKind.GRADE: grade,

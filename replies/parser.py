@@ -50,6 +50,7 @@ class IntentKind(StrEnum):
     PROGRESS = "progress"
     EXTENSION = "extension"
     COMPLETION = "completion"
+    CONSENT = "consent"  # 服务对象同意 / 不同意 (R28)
     LIST = "list"
     HELP = "help"
     APPROVE = "approve"
@@ -65,6 +66,7 @@ class Intent:
     text: str = ""  # body: report / summary / reason, signature stripped, trimmed
     new_deadline: date | None = None  # extension only
     grade: str | None = None  # "优秀" | "良好" | "合格" | "不合格"
+    agreed: bool | None = None  # consent only: did the service object agree (R28)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ _WORDS = (
         _K.PROGRESS,
     ),
     _word(r"(?:申请)?延期(?:申请|办结|办理)?", _K.EXTENSION),
+    _word(r"服务对象(?:已|均)?(?:不同意|未同意|拒绝|同意|认可)", _K.CONSENT),
     _word(r"(?:申请)?(?:办结|完结)(?:申请)?|已办结", _K.COMPLETION),
     _word(r"(?:已经|已全部|已)?完成", _K.COMPLETION, _Follow.VERB),
     _word(rf"(?:任务|事项)?列表|查询|{_slash('list')}", _K.LIST),
@@ -354,6 +357,13 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     return Intent(_K.COMPLETION, code, reply.number, text)
 
 
+def _consent(reply: _Reply, today: date) -> Parsed:
+    """R28: whether the service object agreed to close the matter, with optional notes."""
+    code, body = _matter_code(reply, strict=True)
+    agreed = not any(no in reply.word_text for no in ("不", "未", "拒"))
+    return Intent(_K.CONSENT, code, reply.number, _body_text(body), agreed=agreed)
+
+
 def _plain(reply: _Reply, today: date) -> Parsed:
     """列表 / 帮助: optionally a code, nothing else ("帮助我们协调…" is no help request)."""
     code, body = _matter_code(reply, strict=True)
@@ -402,6 +412,7 @@ _HANDLERS: dict[IntentKind, Callable[[_Reply, date], Parsed]] = {
     _K.PROGRESS: _progress,
     _K.EXTENSION: _extension,
     _K.COMPLETION: _completion,
+    _K.CONSENT: _consent,
     _K.LIST: _plain,
     _K.HELP: _plain,
     _K.APPROVE: _approve,

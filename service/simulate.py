@@ -76,6 +76,7 @@ class MatterIn(BaseModel):
     approver: str = "分管领导"
     approved_on: date | None = None
     reported_on: date | None = None  # optional, investment problems (R26)
+    service_object: str | None = None  # optional: whose consent completion needs (R28)
 
 
 class EventIn(BaseModel):
@@ -263,7 +264,7 @@ class Simulation:
             approved_on=matter_in.approved_on or matter_in.created_at.astimezone(self.zone).date(),
             not_classified=True, klass=matter_in.klass, deadline=matter_in.deadline,
             cooperating=matter_in.cooperating, source=matter_in.source, code=matter_in.code,
-            reported_on=matter_in.reported_on)
+            reported_on=matter_in.reported_on, service_object=matter_in.service_object)
         await register_matter(self.ctx, draft, Actor(None, "simulate"))
 
     def inbound_text(self, event: EventIn) -> InboundText:

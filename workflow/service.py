@@ -21,6 +21,7 @@ from models import (
     ApplicationKind,
     ApplicationStatus,
     BoardInitiator,
+    ConsentAttempt,
     Feedback,
     Matter,
     MatterState,
@@ -63,6 +64,7 @@ class MatterDraft:
     code: str | None = None
     text: str = ""
     reported_on: date | None = None  # investment: when the problem was reported (R26)
+    service_object: str | None = None  # 服务对象 whose consent completion needs (R28)
 
 
 # ---------------------------------------------------------------------------------------
@@ -77,7 +79,8 @@ async def register_matter(ctx: Context, draft: MatterDraft, actor: Actor) -> Mat
             code=draft.code or await next_code(board), title=draft.title, source=draft.source,
             board=board.value, klass=draft.klass, deadline=draft.deadline, initiator=initiator,
             lead=lead, approver=draft.approver, approved_on=draft.approved_on,
-            not_classified=True, state=MatterState.ASSIGNED, created_at=now, assigned_at=now)
+            not_classified=True, service_object=draft.service_object or None,
+            state=MatterState.ASSIGNED, created_at=now, assigned_at=now)
         if cooperating:
             await matter.cooperating.add(*cooperating)
         await audit(matter, actor, "register", None, MatterState.ASSIGNED, now,
@@ -221,6 +224,7 @@ async def request_completion(ctx: Context, matter: Matter, person: Person, chann
     now = ctx.clock.now()
     if await pending_application(matter, ApplicationKind.COMPLETION):
         raise Refused("application_pending")
+    await check_consent(matter, text)
     async with in_transaction():
         application = await Application.create(
             matter=matter, kind=ApplicationKind.COMPLETION, person=person, channel=channel,
@@ -229,6 +233,42 @@ async def request_completion(ctx: Context, matter: Matter, person: Person, chann
         await move(matter, Event.REQUEST_COMPLETION, Actor(person, channel), now)
         await forward(ctx, matter, "completion", text, person, now)
     return application
+
+
+CONSENT_ATTEMPTS = 3  # R28: after this many refusals, an expert review instead
+VERIFICATION_WORDS = ("专家论证", "专家评审", "公众评价", "群众评议")
+
+
+async def check_consent(matter: Matter, text: str) -> None:
+    """R28: a matter with a service object closes with its consent; after 3 failed
+    attempts, with an expert review or public evaluation named in the application."""
+    if not matter.service_object:
+        return
+    if await ConsentAttempt.exists(matter=matter, agreed=True):
+        return
+    refusals = await ConsentAttempt.filter(matter=matter, agreed=False).count()
+    if refusals < CONSENT_ATTEMPTS:
+        raise Refused("consent_missing", service_object=matter.service_object,
+                      attempts=refusals)
+    if not any(word in text for word in VERIFICATION_WORDS):
+        raise Refused("verification_missing", service_object=matter.service_object)
+
+
+async def record_consent(ctx: Context, matter: Matter, person: Person, channel: str,
+                         agreed: bool, text: str) -> int:
+    """R28: the unit reports one attempt to get the service object's consent. Returns how
+    many times the service object has refused so far."""
+    await check_reporter(matter, person)
+    if not matter.service_object:
+        raise Refused("no_service_object")
+    now = ctx.clock.now()
+    async with in_transaction():
+        await ConsentAttempt.create(matter=matter, person=person, channel=channel,
+                                    agreed=agreed, text=text, at=now)
+        await audit(matter, Actor(person, channel), "consent", matter.state, matter.state, now,
+                    agreed=agreed)
+        await forward(ctx, matter, "consent", text, person, now, agreed=agreed)
+    return await ConsentAttempt.filter(matter=matter, agreed=False).count()
 
 
 async def check_reporter(matter: Matter, person: Person) -> None:

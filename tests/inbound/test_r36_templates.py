@@ -43,6 +43,9 @@ REFUSALS = [
     "nothing_to_grade",
     "bad_grade",
     "illegal_transition",
+    "consent_missing",
+    "verification_missing",
+    "no_service_object",
     "some_future_code",
 ]
 
@@ -54,6 +57,10 @@ CASES = [
     ("progress_recorded", MATTER, True),
     ("extension_requested", MATTER | {"new_deadline": "2026-12-20"}, True),
     ("completion_requested", MATTER, True),
+    *[
+        ("consent_recorded", MATTER | {"agreed": a, "refusals": n, "service_object": "沿河居民"}, True)
+        for a, n in ((True, 0), (False, 1), (False, 3))
+    ],
     ("extension_approved", MATTER, True),
     *[("approved", MATTER | {"what": w}, True) for w in ("extension", "reviewed", "closed")],
     *[("return_done", MATTER | {"what": w}, True) for w in ("completion", "extension", "report")],
@@ -64,7 +71,8 @@ CASES = [
             MATTER
             | {
                 "refusal": r,
-                "params": {"deadline": "2026-11-30 09:00", "state": "closed", "event": "report"},
+                "params": {"deadline": "2026-11-30 09:00", "state": "closed", "event": "report",
+                           "service_object": "沿河居民", "attempts": 2},
             },
             True,
         )
@@ -121,6 +129,7 @@ CASES = [
         for e in ERROR_CODES
     ],
     *[("not_registered", {}, False)],
+    ("link_code", {"link_code": "ABCD2345", "valid_until": "11-24 09:00"}, False),
     ("incomplete", {}, False),
     ("internal_error", {}, False),
 ]

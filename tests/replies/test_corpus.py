@@ -41,6 +41,7 @@ def _case(entry: dict, default_now: str) -> Case:
             text=entry.get("body", ""),
             new_deadline=_date(entry.get("deadline")),
             grade=entry.get("grade"),
+            agreed=entry.get("agreed"),
         )
     return Case(entry["id"], entry["text"], now, expected, "detail" in entry)
 

@@ -41,8 +41,8 @@ MESSAGE_CASES = [
     ("report_due", {"reason": r, "node": n}) for r in ("weekly", "monthly", "quarterly")
     for n in NODES
 ] + [
-    ("feedback", {"reason": r}) for r in ("ack", "progress", "extension", "completion",
-                                          "review_done")
+    ("feedback", {"reason": r, "agreed": False}) for r in (
+        "ack", "progress", "extension", "completion", "consent", "review_done")
 ] + [
     ("returned", {"reason": LONG, "what": w}) for w in ("completion", "extension", "report")
 ] + [("closed", {"grade": g}) for g in ("", "优秀")]
