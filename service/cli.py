@@ -16,6 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
     try:
         return args.run(args)
     except ConfigError as exc:
@@ -39,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     import_org = commands.add_parser("import-org", help="import units and people (CSV or XLSX)")
     import_org.add_argument("file")
     import_org.set_defaults(run=run_import_org)
+
+    register = commands.add_parser("register", help="register a matter from a YAML file")
+    register.add_argument("file")
+    register.set_defaults(run=run_register)
 
     plan = commands.add_parser("plan", help="a matter's upcoming actions")
     plan.add_argument("code")
@@ -93,6 +98,25 @@ def run_import_org(args: argparse.Namespace) -> int:
     report = asyncio.run(with_database(settings, import_file(args.file)))
     print(report.text())
     return 0 if not report.rejected else 1
+
+
+def run_register(args: argparse.Namespace) -> int:
+    from service.register import register_file
+    from workflow.errors import Refused
+
+    settings = settings_of(args)
+    try:
+        matter = asyncio.run(with_database(settings, register_file(settings, args.file)))
+    except ValueError as exc:
+        print(f"duban register: {exc}", file=sys.stderr)
+        return 1
+    except Refused as exc:
+        detail = ", ".join(f"{k}={v}" for k, v in exc.params.items())
+        print(f"duban register: refused: {exc.code}{f' ({detail})' if detail else ''}",
+              file=sys.stderr)
+        return 1
+    print(f"registered {matter.code}; the assignment notice is queued (R3)")
+    return 0
 
 
 def run_plan(args: argparse.Namespace) -> int:
