@@ -115,11 +115,16 @@ class Settings(BaseSettings):
         return value
 
     def policy(self) -> Policy:
-        boards = default_policies()
-        for board, override in self.boards.items():
-            boards[board] = override.apply(boards[board])
-        quiet = QuietHours.parse(self.quiet_hours) if self.quiet_hours else None
-        return Policy(boards=boards, quiet_hours=quiet)
+        return build_policy(self.boards, self.quiet_hours)
+
+
+def build_policy(overrides: dict[Board, BoardOverride], quiet_hours: str | None) -> Policy:
+    """The default board policies with a deployment's (or a scenario's) changes."""
+    boards = default_policies()
+    for board, override in overrides.items():
+        boards[board] = override.apply(boards[board])
+    quiet = QuietHours.parse(quiet_hours) if quiet_hours else None
+    return Policy(boards=boards, quiet_hours=quiet)
 
 
 TOML_FILE: ContextVar[Path | None] = ContextVar("duban_toml_file", default=None)

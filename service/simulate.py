@@ -22,8 +22,9 @@ from dispatch.dispatcher import Dispatcher
 from dispatch.render import Renderer
 from models import AuditEntry, BoardInitiator, Matter, Person, Role, ScoreEvent, Unit
 from scheduler.clock import VirtualClock
-from scheduler.policy import Board, Policy, QuietHours
+from scheduler.policy import Board, QuietHours
 from scheduler.rules import plan, year_end_lists
+from service.config import BoardOverride, build_policy
 from service.db import close_database, open_database
 from sms_gateway.text import to_e164
 from workflow.chase import run_clock
@@ -91,6 +92,7 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timezone: str = "Asia/Shanghai"
     quiet_hours: str | None = None
+    boards: dict[Board, BoardOverride] = Field(default_factory=dict)  # optional (R6, R18)
     units: list[UnitIn]
     matters: list[MatterIn] = Field(default_factory=list)
     events: list[EventIn] = Field(default_factory=list)
@@ -190,8 +192,7 @@ class Simulation:
         first = min([m.created_at for m in scenario.matters] + [e.at for e in scenario.events]
                     + [scenario.until])
         self.clock = VirtualClock(first)
-        quiet = QuietHours.parse(scenario.quiet_hours) if scenario.quiet_hours else None
-        self.ctx = Context(clock=self.clock, policy=Policy(quiet_hours=quiet), tz=self.zone)
+        self.ctx = Context(clock=self.clock, policy=build_policy(scenario.boards, scenario.quiet_hours), tz=self.zone)
         self.channels = {n: RecordingChannel(n, self.clock) for n in ("sms", "telegram")}
         self.dispatcher = Dispatcher(self.channels, Renderer(self.ctx.sms_signature), self.clock,
                                      worker="simulate")

@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from dispatch.outbox import enqueue
-from models import ClockAction, Matter, Person, Role, Unit, YearEndList
+from models import ClockAction, Matter, Node, Person, Role, Unit, YearEndList
 from scheduler.policy import BOARD_NAMES, Board
 from scheduler.rules import Action, Effect, Kind, plan, year_end_lists
 from workflow import recipients
@@ -93,7 +93,11 @@ async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
     """What every template about a matter may use (plain JSON: it is stored on the row)."""
     lead: Unit = await matter.lead
     initiator: Unit = await matter.initiator
+    first = await Node.get_or_none(matter=matter, key="1d")
     return {
+        # R6: on a board counting working days, "24 hours" would mislead; name the time.
+        "working_days": ctx.policy.board(matter.board).working_days,
+        "first_due": local_text(ctx, first.due_at) if first else "",
         "code": matter.code, "title": matter.title, "board": matter.board,
         "board_name": BOARD_NAMES[Board(matter.board)], "lead": lead.name,
         "initiator": initiator.name, "state": matter.state.value,

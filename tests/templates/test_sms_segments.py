@@ -19,7 +19,8 @@ WORST = {
     "state": "in_progress", "deadline": "2026-12-31 18:00", "number": 19, "effect": "",
     "person": "欧阳小明", "channel": "sms", "sender": "欧阳小明",
     "sender_unit": "尧都区住房和城乡建设管理局", "body": LONG * 3, "new_deadline": "2026-12-31",
-    "grade": "不合格", "what": "completion",
+    "grade": "不合格", "what": "completion", "working_days": True,
+    "first_due": "2026-12-31 18:00",
 }
 NODES = ["1d", "3d", "7d", "1m", "deadline", "ext", "W2026-11-26", "M2026-11", "Q2026-4"]
 MESSAGE_CASES = [
