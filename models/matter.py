@@ -48,6 +48,10 @@ class Matter(Model):
     continuing_since = fields.DatetimeField(null=True)
     continuing_until = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
+    # When the clock next has something to do for this matter: the tick reads only the
+    # matters due by now. Too early is harmless (one recomputation); it is never too late,
+    # because every change that can bring an action forward recomputes it (catch_up).
+    next_action_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "matter"

@@ -33,6 +33,14 @@ class ChineseWorkCalendar:
             ) from exc
 
 
+class WeekdayCalendar:
+    """Monday to Friday: the stand-in past the statutory data, where only an approximate
+    reminder date is needed (never for a deadline)."""
+
+    def is_workday(self, day: date) -> bool:
+        return day.weekday() < 5
+
+
 def covered_years() -> str:
     years = sorted({d.year for d in chinese_calendar.holidays})
     return f"{years[0]}-{years[-1]}"

@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from scheduler.calendar import (
+    CalendarRangeError,
+    WeekdayCalendar,
     WorkCalendar,
     add_workdays,
     last_workday_on_or_before,
@@ -99,6 +101,7 @@ class Action:
     number: int = 0  # urge/warning ordinal within its episode
     valid_until: datetime | None = field(default=None, compare=False)  # node satisfied then
     series_end: datetime | None = field(default=None, compare=False)  # urges stop here (R12)
+    not_before: datetime | None = field(default=None, compare=False)  # its node opened then
 
 
 @dataclass(frozen=True)
@@ -366,7 +369,8 @@ def chase(state: NodeState, active: datetime, bp: BoardPolicy) -> list[Action]:
     start = max(node.due, active)
     episode = f"{node.key}@{int(start.timestamp())}"
     actions += LADDERS[node.ladder](node, start, episode, bp)
-    return [replace(a, valid_until=until) for a in actions if until is None or a.at < until]
+    return [replace(a, valid_until=until, not_before=active)
+            for a in actions if until is None or a.at < until]
 
 
 def urge(node: Node, episode: str, at: datetime, number: int, audience: Audience,
@@ -522,8 +526,8 @@ def quarterly_actions(f: MatterFacts, bp: BoardPolicy, cal: WorkCalendar,
         return []
     actions = []
     for year, quarter in quarters(local(f.continuing_since).date(), local(horizon).date()):
-        due_day = quarter_due_day(cal, year, quarter)
-        remind = at_local(workdays_before(cal, due_day, 3), bp.remind_hour)
+        due_day, remind_day = quarter_days(cal, year, quarter)
+        remind = at_local(remind_day, bp.remind_hour)
         if f.continuing_since <= remind <= horizon:
             actions.append(Action(f"report_due:Q{year}-{quarter}", Kind.REPORT_DUE, remind,
                                   Audience.OPERATORS, f"Q{year}-{quarter}", "quarterly",
@@ -536,6 +540,18 @@ def quarters(first: date, last: date) -> Iterator[tuple[int, int]]:
     while (year, quarter) <= (last.year, (last.month - 1) // 3 + 1):
         yield year, quarter
         year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+
+
+def quarter_days(cal: WorkCalendar, year: int, quarter: int) -> tuple[date, date]:
+    """The quarter's due day and its reminder day (3 working days before). Past the
+    statutory calendar's data they are counted Monday to Friday: a reminder on an
+    approximate day is better than a clock that stops (deadlines never do this)."""
+    try:
+        due_day = quarter_due_day(cal, year, quarter)
+        return due_day, workdays_before(cal, due_day, 3)
+    except CalendarRangeError:
+        due_day = quarter_due_day(WeekdayCalendar(), year, quarter)
+        return due_day, workdays_before(WeekdayCalendar(), due_day, 3)
 
 
 def quarter_due_day(cal: WorkCalendar, year: int, quarter: int) -> date:
@@ -575,7 +591,7 @@ def apply_quiet_hours(actions: list[Action], quiet: QuietHours | None) -> list[A
         if not quiet.contains(moment.time()):
             kept.append(action)
         elif action.kind in HELD_EARLY and action.deadline is not None:
-            kept.append(replace(action, at=quiet_start_before(moment, quiet)))
+            kept += remind_outside(action, moment, quiet)
         elif action.kind in HELD_EARLY:  # a notice that something did not happen (R37)
             kept.append(replace(action, at=quiet_end_after(moment, quiet)))
         elif action.kind is Kind.URGE:
@@ -588,6 +604,17 @@ def apply_quiet_hours(actions: list[Action], quiet: QuietHours | None) -> list[A
                 a.series_end is None or end < a.series_end for a in group):
             kept.append(merge_urges(group, end))
     return kept
+
+
+def remind_outside(action: Action, moment: datetime, quiet: QuietHours) -> list[Action]:
+    """A reminder moves to the minute before quiet hours, unless its node was not open yet
+    then (it must not be backdated): then it waits for their end, if that is still before
+    the deadline, or is dropped."""
+    early = quiet_start_before(moment, quiet)
+    if action.not_before is None or early >= action.not_before:
+        return [replace(action, at=early)]
+    late = quiet_end_after(moment, quiet)
+    return [replace(action, at=late)] if action.deadline and late < action.deadline else []
 
 
 def quiet_start_before(moment: datetime, quiet: QuietHours) -> datetime:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
 from dispatch.render import Renderer
-from models import MessageStatus, OutboundMessage
+from models import Matter, MessageStatus, OutboundMessage
 from scheduler.clock import Clock, SystemClock
 from service.config import ConfigError, Settings
 from service.db import close_database, open_database
@@ -24,6 +24,7 @@ from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.ratelimit import Limit, RateLimiter
 from workflow.chase import run_clock
 from workflow.context import Context
+from workflow.states import OPEN
 
 log = logging.getLogger("duban")
 
@@ -138,6 +139,7 @@ def build_app(service: Service) -> web.Application:
 async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
+    await forget_next_actions()
     for channel in service.channels.values():
         await channel.start()
     scheduler = AsyncIOScheduler()
@@ -164,6 +166,11 @@ async def serve(settings: Settings) -> None:
         if service.bot:
             await service.bot.session.close()
         await close_database()
+
+
+async def forget_next_actions() -> None:
+    """The policy may have changed since the last run: every matter's clock looks again."""
+    await Matter.filter(state__in=list(OPEN)).update(next_action_at=None)
 
 
 def start_polling(service: Service) -> asyncio.Task | None:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from dispatch.outbox import enqueue
@@ -27,6 +28,7 @@ log = logging.getLogger("duban.clock")
 
 EFFECT_EVENTS = {Effect.SUPERVISED: Event.SUPERVISE, Effect.KEY_SUPERVISION: Event.KEY_SUPERVISION}
 YEAR_END_INTERVAL = timedelta(weeks=1)
+LOOK_AHEAD = timedelta(days=40)  # a matter with nothing due sooner is looked at again then
 PENALTIES = {"urge_episode": "-0.1", "supervised": "-0.5"}  # R32
 
 
@@ -37,10 +39,13 @@ async def catch_up(ctx: Context, matter: Matter) -> int:
     if matter.state in FINISHED:
         return 0
     done = set(await ClockAction.filter(matter=matter).values_list("key", flat=True))
-    actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now)
-    due = [a for a in actions if a.key not in done]
+    facts = await matter_facts(matter)
+    actions = plan(facts, ctx.policy, ctx.calendar, now + LOOK_AHEAD)
+    due = [a for a in actions if a.key not in done and a.at <= now]
     for action, stale in mark_stale(due, now):
         await carry_out(ctx, matter, action, now, stale)
+    later = (a.at for a in actions if a.at > now and a.key not in done)
+    await Matter.filter(id=matter.id).update(next_action_at=min(later, default=now + LOOK_AHEAD))
     return len(due)
 
 
@@ -121,7 +126,8 @@ def local_text(ctx: Context, instant: datetime) -> str:
 async def run_clock(ctx: Context) -> int:
     """One tick: every open matter catches up, and the year-end lists go out (R23)."""
     count = 0
-    for matter in await Matter.filter(state__in=list(OPEN)).order_by("id"):
+    due = Q(next_action_at__lte=ctx.clock.now()) | Q(next_action_at=None)
+    for matter in await Matter.filter(due, state__in=list(OPEN)).order_by("id"):
         try:
             count += await catch_up(ctx, matter)
         except Exception:  # e.g. a date past the calendar's data: the others still go on

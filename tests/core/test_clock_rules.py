@@ -813,3 +813,23 @@ def test_keys_of_the_plan_do_not_depend_on_the_horizon():
     short = run(f, T0 + 12 * D)
     long = by_key(run(f, T0 + 90 * D))
     assert short and all(long[a.key] == a for a in short)
+
+
+def test_r22_quarters_past_the_calendar_data_are_reminded_on_weekdays():
+    """In 2027 (no statutory data yet) the quarterly reminder still comes, counted Monday
+    to Friday, instead of the matter's whole clock failing."""
+    from scheduler.calendar import ChineseWorkCalendar
+    from scheduler.rules import quarter_days
+
+    due, remind = quarter_days(ChineseWorkCalendar(), 2027, 1)
+    assert (due, remind) == (date(2027, 3, 31), date(2027, 3, 26))  # Wed; Fri before
+
+
+def test_r35_a_reminder_is_never_moved_before_its_node_opened():
+    """The 1d report comes late at 23:00 and opens the 3d node; 3d's reminder (05:00 next
+    morning, in quiet hours) cannot go back to 21:59 before the node existed: it waits
+    for 07:00, still before the 10:00 deadline."""
+    late = T0 + 61 * H  # 2026-01-07 23:00
+    f = facts(reports=(report(late),))
+    [remind] = [a for a in run(f, T0 + 4 * D, QUIET) if a.key == "remind:3d"]
+    assert remind.at == sh(2026, 1, 8, 7)
