@@ -7,10 +7,20 @@ import asyncio
 from datetime import date, timedelta
 
 from bot.callbacks import verify
-from models import Matter, MatterState, Person, Role, Unit
+from dispatch.channel import InboundText
+from models import (
+    DevDelivery,
+    Matter,
+    MatterState,
+    MessageStatus,
+    OutboundMessage,
+    Person,
+    Role,
+    Unit,
+)
 from service.app import build_service, start_polling
 from service.config import Settings, TelegramSettings
-from tests.bot.fake_telegram import TOKEN, FakeTelegram, eventually, serve
+from tests.bot.fake_telegram import TOKEN, Failure, FakeTelegram, eventually, serve
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -70,3 +80,39 @@ async def test_r3_r7_notice_goes_out_with_buttons_and_a_tap_acknowledges(db, clo
             await service.bot_dispatcher.stop_polling()
             await polling
             await service.bot.session.close()
+
+
+
+async def test_a_blocked_user_gets_the_answer_by_sms_instead(db, clock):
+    """Issue 5: "blocked" is a permanent failure of the messenger. The answer to what the
+    person wrote through the bot (sent only there) fails over to their SMS, recorded on
+    the new row (failover_of), and reaches the phone."""
+    await seed()
+    server = FakeTelegram()
+    server.failures[("sendMessage", OPERATOR_CHAT)] = Failure(
+        403, "Forbidden: bot was blocked by the user")
+    async with serve(server.app()) as base:
+        settings = Settings(database_url=db, telegram=TelegramSettings(
+            token=TOKEN, api_base=base, callback_secret=SECRET))
+        service = build_service(settings, clock=clock)
+        try:
+            await register_matter(service.ctx, MatterDraft(
+                board="daily", title="清理辖区河道垃圾", initiator="ducha", lead="water",
+                approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True,
+                code="D1"), Actor(None, "web"))
+            await service.sink.inbound(InboundText(channel="telegram", sender=str(OPERATOR_CHAT),
+                                                   text="D1 收到", provider_message_id="tg:1"))
+            await service.tick()
+            await asyncio.sleep(1.1)  # Telegram's per-chat limit: the notice went first
+            clock.set(clock.now() + timedelta(seconds=2))
+            await service.tick()  # the answer: blocked, failed over
+            await service.tick()  # the failover row goes out on the next poll
+        finally:
+            await service.bot.session.close()
+    [answer] = await OutboundMessage.filter(kind="reply", channel="telegram")
+    assert answer.status is MessageStatus.FAILED and "blocked" in answer.error
+    [copy] = await OutboundMessage.filter(failover_of_id=answer.id)
+    assert copy.channel == "sms" and copy.address == "+8613800000002"
+    assert copy.status is MessageStatus.SUBMITTED
+    delivered = await DevDelivery.get(message_id=copy.id)
+    assert "D1" in delivered.text and delivered.text.startswith("【督办】")
