@@ -4,36 +4,44 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models import Matter
 from scheduler.clock import Clock, SystemClock
+from scheduler.policy import Board
 from service.config import Settings
 from workflow.context import Context
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
 
-class MatterFile(BaseModel):
-    """The fields of a matter to register; the same names as a simulate scenario's."""
+class MatterFields(BaseModel):
+    """The fields of a matter as a file or a scenario gives them (R1, R5, R26, R28)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     code: str | None = None
-    board: str
-    klass: str = Field("general", alias="class")
+    board: Board
+    klass: Literal["general", "major"] = Field("general", alias="class")
     deadline: datetime | None = None
     title: str
     source: str = ""
     initiator: str
     lead: str
     cooperating: list[str] = Field(default_factory=list)
+    service_object: str | None = None  # whose consent completion needs (R28)
+    reported_on: date | None = None  # investment: when the problem was reported (R26)
+
+
+class MatterFile(MatterFields):
+    """A matter to register: the approval (R1) and the not-classified confirmation (R2)
+    are stated, not assumed."""
+
     approver: str
     approved_on: date
     not_classified: bool = False
-    service_object: str | None = None
-    reported_on: date | None = None
 
 
 def read_matter(path: str | Path) -> MatterDraft:
@@ -46,7 +54,7 @@ def read_matter(path: str | Path) -> MatterDraft:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
-    return MatterDraft(**data.model_dump(by_alias=False))
+    return MatterDraft(**data.model_dump(by_alias=False) | {"board": data.board.value})
 
 
 async def register_file(settings: Settings, path: str | Path,

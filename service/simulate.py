@@ -26,6 +26,7 @@ from scheduler.policy import Board, QuietHours
 from scheduler.rules import plan, year_end_lists
 from service.config import BoardOverride, build_policy
 from service.db import close_database, open_database
+from service.register import MatterFields
 from sms_gateway.text import to_e164
 from workflow.chase import run_clock
 from workflow.context import Context
@@ -62,22 +63,12 @@ class UnitIn(BaseModel):
     operators: list[PersonIn] = Field(default_factory=list, max_length=2)
 
 
-class MatterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    code: str | None = None
-    board: Board
-    klass: Literal["general", "major"] = Field("general", alias="class")
-    deadline: datetime | None = None
-    title: str
-    source: str = ""
-    initiator: str
-    lead: str
-    cooperating: list[str] = Field(default_factory=list)
+class MatterIn(MatterFields):
+    """A scenario's matter: registered at `created_at`, approval assumed unless given."""
+
     created_at: datetime
     approver: str = "分管领导"
     approved_on: date | None = None
-    reported_on: date | None = None  # optional, investment problems (R26)
-    service_object: str | None = None  # optional: whose consent completion needs (R28)
 
 
 class EventIn(BaseModel):
