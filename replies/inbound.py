@@ -44,7 +44,7 @@ from models import (
 )
 from replies.parser import Intent, IntentKind, ParseError, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
-from scheduler.rules import Kind, satisfied_keys, walk
+from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
 from workflow import recipients, service
 from workflow.chase import message_context
@@ -329,9 +329,8 @@ class Inbox:
         facts = await matter_facts(matter)
         now = self.ctx.clock.now()
         horizon = now + NODE_ROWS_AHEAD
-        satisfied = satisfied_keys(facts, self.ctx.policy, self.ctx.calendar, horizon)
-        nodes = walk(facts, self.ctx.policy.board(matter.board), self.ctx.calendar, horizon)
-        node = next((n for n in nodes if satisfied.get(n.key) is None), None)
+        states = node_states(facts, self.ctx.policy, self.ctx.calendar, horizon)
+        node = next((s.node for s in states if s.satisfied_at is None), None)
         if node is None:
             return None
         return {

@@ -347,12 +347,17 @@ def first_open(states: list[NodeState], report: Report) -> int | None:
     return None
 
 
+def node_states(f: MatterFacts, policy: Policy, cal: WorkCalendar,
+                horizon: datetime) -> list[NodeState]:
+    """The matter's deadlines in the order they are chased, each with when it was
+    satisfied (None: still open)."""
+    return satisfy(walk(f, policy.board(f.board), cal, horizon), f.reports)
+
+
 def satisfied_keys(f: MatterFacts, policy: Policy, cal: WorkCalendar,
                    horizon: datetime) -> dict[str, datetime | None]:
-    """Each node's key and when it was satisfied (None: still open). For the workflow."""
-    bp = policy.board(f.board)
-    states = satisfy(walk(f, bp, cal, horizon), f.reports)
-    return {s.node.key: s.satisfied_at for s in states}
+    """Each node's key and when it was satisfied (None: still open)."""
+    return {s.node.key: s.satisfied_at for s in node_states(f, policy, cal, horizon)}
 
 
 # ---------------------------------------------------------------------------------------

@@ -42,10 +42,7 @@ async def ducha_id(matter: Matter) -> int:
 async def audience_people(matter: Matter, audience: Audience) -> list[Person]:
     lead = matter.lead_id
     match audience:
-        case Audience.RESPONSIBLE:
-            found = [p for u in await responsible_units(matter)
-                     for p in await people(u, (Role.HEAD, *OPERATORS))]
-        case Audience.WARNING:
+        case Audience.RESPONSIBLE | Audience.WARNING:  # R3 notice; R25 warnings
             found = [p for u in await responsible_units(matter)
                      for p in await people(u, (Role.HEAD, *OPERATORS))]
         case Audience.OPERATORS:

@@ -30,9 +30,9 @@ from models import (
     Unit,
 )
 from scheduler.policy import BOARD_PREFIX, Board
-from scheduler.rules import Audience, Kind, registration_due, satisfied_keys, walk
+from scheduler.rules import Audience, Kind, node_states, registration_due, walk
 from workflow import recipients
-from workflow.chase import catch_up, message_context
+from workflow.chase import catch_up, local_text, message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
@@ -155,9 +155,10 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
     async with in_transaction():
         feedback = await Feedback.create(matter=matter, person=person, channel=channel,
                                          ack_only=ack_only, text=text, at=now)
-        node_key, due = await newly_satisfied(ctx, matter)
-        if node_key:
-            feedback.node_key, feedback.late = node_key, due < now
+        node = await refresh_nodes(ctx, matter)
+        node_key = node.key if node else None
+        if node:
+            feedback.node_key, feedback.late = node.key, node.due_at < now
             await feedback.save(update_fields=["node_key", "late"])
             if feedback.late:
                 await add_score(matter, "-0.1", "overdue_feedback", now)  # R32
@@ -166,22 +167,6 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
         await forward(ctx, matter, "ack" if ack_only else "progress", text, person, now)
     await catch_up(ctx, matter)
     return feedback
-
-
-async def newly_satisfied(ctx: Context, matter: Matter) -> tuple[str | None, datetime]:
-    """Recompute node satisfaction (the clock's own rule) and store it on the nodes."""
-    facts = await matter_facts(matter)
-    now = ctx.clock.now()
-    satisfied = satisfied_keys(facts, ctx.policy, ctx.calendar, now + NODE_ROWS_AHEAD)
-    fresh = None
-    for node in await Node.filter(matter=matter):
-        at = satisfied.get(node.key)
-        if at != node.satisfied_at:
-            if at == now:
-                fresh = node
-            node.satisfied_at = at
-            await node.save(update_fields=["satisfied_at"])
-    return (fresh.key, fresh.due_at) if fresh else (None, now)
 
 
 async def request_extension(ctx: Context, matter: Matter, person: Person, channel: str,
@@ -428,22 +413,22 @@ async def tell_unit(ctx: Context, matter: Matter, kind: Kind, now: datetime, **e
     await enqueue(kind=kind, people=people, context=context, due_at=now, now=now, matter=matter)
 
 
-async def refresh_nodes(ctx: Context, matter: Matter) -> None:
-    """Keep the matter's node rows (its schedule, for display and plan) in step."""
+async def refresh_nodes(ctx: Context, matter: Matter) -> Node | None:
+    """Keep the matter's node rows (its schedule, for display and plan) in step with the
+    clock's own rule; return the node a feedback filed just now satisfied, if any."""
     facts = await matter_facts(matter)
-    horizon = ctx.clock.now() + NODE_ROWS_AHEAD
-    satisfied = satisfied_keys(facts, ctx.policy, ctx.calendar, horizon)
-    nodes = walk(facts, ctx.policy.board(matter.board), ctx.calendar, horizon)
+    now = ctx.clock.now()
     existing = {n.key: n for n in await Node.filter(matter=matter)}
-    for node in nodes:
-        row = existing.get(node.key)
+    fresh = None
+    for state in node_states(facts, ctx.policy, ctx.calendar, now + NODE_ROWS_AHEAD):
+        row = existing.get(state.node.key)
+        before = row.satisfied_at if row else None
         if row is None:
-            await Node.create(matter=matter, key=node.key, due_at=node.due,
-                              satisfied_at=satisfied.get(node.key))
-        elif row.satisfied_at != satisfied.get(node.key):
-            row.satisfied_at = satisfied.get(node.key)
+            row = await Node.create(matter=matter, key=state.node.key, due_at=state.node.due,
+                                    satisfied_at=state.satisfied_at)
+        elif before != state.satisfied_at:
+            row.satisfied_at = state.satisfied_at
             await row.save(update_fields=["satisfied_at"])
-
-
-def local_text(ctx: Context, instant: datetime) -> str:
-    return instant.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
+        if state.satisfied_at == now and before != now:
+            fresh = row
+    return fresh
