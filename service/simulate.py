@@ -23,14 +23,13 @@ from dispatch.render import Renderer
 from models import AuditEntry, BoardInitiator, Matter, Person, Role, ScoreEvent, Unit
 from scheduler.clock import VirtualClock
 from scheduler.policy import Board, QuietHours
-from scheduler.rules import plan, year_end_lists
+from scheduler.rules import year_end_lists
 from service.config import BoardOverride, build_policy
 from service.db import close_database, open_database
 from service.register import MatterFields
 from sms_gateway.text import to_e164
 from workflow.chase import run_clock
 from workflow.context import Context
-from workflow.facts import matter_facts
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 from workflow.states import OPEN
@@ -221,10 +220,11 @@ class Simulation:
         return min((c for c in candidates if now <= c <= until), default=None)
 
     async def next_clock_actions(self, now: datetime, until: datetime) -> list[datetime]:
+        """The next year-end list and each open matter's next action, as the clock stored
+        it (never late: every change that brings an action forward recomputes it)."""
         found = [at for _, at in year_end_lists(now, until) if at > now]
-        for matter in await Matter.filter(state__in=list(OPEN)):
-            actions = plan(await matter_facts(matter), self.ctx.policy, self.ctx.calendar, until)
-            found += [a.at for a in actions if a.at > now][:1]
+        found += await Matter.filter(state__in=list(OPEN), next_action_at__gt=now
+                                     ).values_list("next_action_at", flat=True)
         return [min(found)] if found else []
 
     async def load_org(self) -> None:
