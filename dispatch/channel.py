@@ -48,6 +48,9 @@ class SendResult:
     failure: FailureKind | None = None
     detail: str = ""
     retry_after: float | None = None  # seconds, when the peer said how long to wait
+    # The peer asked us to slow down (SMPP ESME_RTHROTTLED, HTTP 429): the dispatcher retries
+    # without counting it as a failed attempt, so sustained throttling never fails a message.
+    throttled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -59,14 +62,19 @@ class SendResult:
 
     @classmethod
     def failed(
-        cls, kind: FailureKind, detail: str, retry_after: float | None = None
+        cls, kind: FailureKind, detail: str, retry_after: float | None = None,
+        throttled: bool = False,
     ) -> SendResult:
-        return cls(failure=kind, detail=detail, retry_after=retry_after)
+        return cls(failure=kind, detail=detail, retry_after=retry_after, throttled=throttled)
 
 
 @runtime_checkable
 class Channel(Protocol):
-    """A way out to people. `name` is "sms" or "telegram"."""
+    """A way out to people. `name` is "sms" or "telegram".
+
+    `concurrency` (optional attribute, default 1) is how many `send` calls the dispatcher may
+    have in flight on this channel at once (SMPP: window x binds; HTTP: a bounded pool).
+    """
 
     name: str
 
