@@ -75,7 +75,7 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         clock=clock,
         tz=ZoneInfo(settings.timezone),
         callback_secret=tg.callback_secret,
-        register=register or service_register(default_context(settings, clock)),
+        register=register or service_register(settings.context(clock)),
     )
     dispatcher.include_routers(linking.router(), linked(), linking.fallback())
     dispatcher.errors.register(report_failure)
@@ -98,11 +98,6 @@ def service_register(context: Context) -> Register:
         return await register_matter(context, draft, Actor(person, "telegram"))
 
     return register
-
-
-def default_context(settings: Settings, clock: Clock) -> Context:
-    return Context(clock=clock, policy=settings.policy(), tz=ZoneInfo(settings.timezone),
-                   sms_signature=settings.sms.signature)
 
 
 def make_storage(tg: TelegramSettings) -> BaseStorage:

@@ -17,8 +17,8 @@ from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
 from dispatch.render import Renderer
 from models import Matter, MessageStatus, OutboundMessage
-from scheduler.clock import Clock, SystemClock
-from service.config import ConfigError, Settings
+from scheduler.clock import Clock
+from service.config import ConfigError, Settings, check_serving
 from service.db import close_database, open_database
 from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.ratelimit import Limit, RateLimiter
@@ -54,15 +54,15 @@ class Service:
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from replies.inbound import Inbox
 
-    clock = clock or SystemClock()
-    # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
-    signature = "" if settings.sms.provider == "aliyun" else settings.sms.signature
-    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=signature)
+    check_serving(settings)
+    ctx = settings.context(clock)
+    clock = ctx.clock
     sink = Inbox(ctx)
-    renderer = Renderer(signature)
+    renderer = Renderer(ctx.sms_signature)
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
-    channels["sms"] = sms_channel(settings, sink, clock, routes, renderer)
+    if sms := sms_channel(settings, sink, clock, routes, renderer):
+        channels["sms"] = sms
     bot = bot_dispatcher = buttons_for = None
     if settings.telegram.token:
         from bot.app import build_dispatcher, make_bot, service_register
@@ -73,7 +73,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         bot_dispatcher = build_dispatcher(sink, clock, settings, register=service_register(ctx))
         channels["telegram"] = TelegramChannel(bot)
         buttons_for = row_buttons(settings.telegram.callback_secret)
-    else:
+    elif settings.development:
         channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
@@ -82,9 +82,12 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
 
 
 def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
-                routes: list[web.RouteDef], renderer: Renderer) -> Channel:
-    """The configured SMS adapter; the development channel when none is."""
-    provider = settings.sms.provider
+                routes: list[web.RouteDef], renderer: Renderer) -> Channel | None:
+    """The configured SMS adapter: the development one (and /dev/sms) only in development
+    mode (`check_serving`), none with provider "none"."""
+    provider = settings.sms_provider
+    if provider == "none":
+        return None
     section: dict[str, Any] = dict(settings.sms.model_extra or {}).get(provider, {})
     try:
         if provider == "smpp":
@@ -139,6 +142,7 @@ def build_app(service: Service) -> web.Application:
 async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
+    runner = await listen(service)
     await forget_next_actions()
     for channel in service.channels.values():
         await channel.start()
@@ -147,11 +151,8 @@ async def serve(settings: Settings) -> None:
     scheduler.add_job(service.tick, "interval", seconds=settings.poll_seconds, max_instances=1,
                       coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
-    runner = web.AppRunner(build_app(service))
-    await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
-             settings.sms.provider)
+    log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
+             settings.sms_provider, ", development mode" if settings.development else "")
     polling = start_polling(service)
     try:
         await until_stopped()
@@ -166,6 +167,23 @@ async def serve(settings: Settings) -> None:
         if service.bot:
             await service.bot.session.close()
         await close_database()
+
+
+async def listen(service: Service) -> web.AppRunner:
+    """Bind the port before anything else starts, so a busy port ends the start-up cleanly."""
+    runner = web.AppRunner(build_app(service))
+    await runner.setup()
+    settings = service.settings
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await close_database()
+        if service.bot:
+            await service.bot.session.close()
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
+                          f"{exc.strerror or exc}") from None
+    return runner
 
 
 async def forget_next_actions() -> None:

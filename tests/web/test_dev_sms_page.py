@@ -33,7 +33,7 @@ async def seed() -> None:
 @pytest.fixture
 async def served(db, clock):
     await seed()
-    service = build_service(Settings(database_url=db), clock=clock)
+    service = build_service(Settings(database_url=db, development=True), clock=clock)
     await register_matter(service.ctx, MatterDraft(
         board="daily", title="清理辖区河道垃圾", initiator="ducha", lead="water",
         approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True, code="D1"),
