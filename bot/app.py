@@ -16,6 +16,7 @@ several instances may share the dialogs.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from contextlib import suppress
 from datetime import timedelta
@@ -162,6 +163,16 @@ class SecretCheckedHandler(SimpleRequestHandler):
 
     async def close(self) -> None:
         """The bot's session belongs to the composition root, not to the web app."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        """A body that is not a Telegram Update gets 400 before any handler sees it."""
+        try:
+            update = Update.model_validate(json.loads(await request.read()),
+                                           context={"bot": bot})
+        except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or not an Update
+            raise web.HTTPBadRequest(text="the body is not a Telegram Update") from exc
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 def setup_webhook(app: web.Application, dispatcher: Dispatcher, bot: Bot,

@@ -16,12 +16,14 @@ from pydantic import ValidationError
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
 from dispatch.render import Renderer
-from models import Matter, MessageStatus, OutboundMessage
+from models import Matter
 from scheduler.clock import Clock
 from service.config import ConfigError, Settings, check_serving
 from service.db import close_database, open_database
+from service.health import health
 from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.ratelimit import Limit, RateLimiter
+from sms_gateway.webhooks import RedactingAccessLogger
 from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.states import OPEN
@@ -124,12 +126,7 @@ def build_app(service: Service) -> web.Application:
     app = web.Application()
 
     async def healthz(request: web.Request) -> web.Response:
-        unknown = await OutboundMessage.filter(status=MessageStatus.UNKNOWN).count()
-        pending = await OutboundMessage.filter(status=MessageStatus.PENDING).count()
-        return web.json_response({
-            "status": "ok", "instance": service.settings.instance, "pending": pending,
-            "unknown_outcome": unknown,
-            "channels": {n: c.health() for n, c in service.channels.items()}})
+        return await health(service.ctx.clock, service.settings.instance, service.channels)
 
     app.add_routes([web.get("/healthz", healthz), *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":
@@ -171,7 +168,7 @@ async def serve(settings: Settings) -> None:
 
 async def listen(service: Service) -> web.AppRunner:
     """Bind the port before anything else starts, so a busy port ends the start-up cleanly."""
-    runner = web.AppRunner(build_app(service))
+    runner = web.AppRunner(build_app(service), access_log_class=RedactingAccessLogger)
     await runner.setup()
     settings = service.settings
     try:

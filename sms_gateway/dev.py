@@ -64,8 +64,7 @@ def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
         return web.Response(text=html, content_type="text/html")
 
     async def reply(request: web.Request) -> web.Response:
-        form = await request.post()
-        phone, text = str(form.get("phone", "")).strip(), str(form.get("text", "")).strip()
+        phone, text = await reply_form(request)
         try:
             phone = to_e164(phone)
         except ValueError:
@@ -75,3 +74,17 @@ def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
         raise web.HTTPFound("/dev/sms?notice=sent")
 
     return [web.get("/dev/sms", page), web.post("/dev/sms", reply)]
+
+
+async def reply_form(request: web.Request) -> tuple[str, str]:
+    """(phone, text) of the reply form; 400 for a body that is no such form (malformed
+    multipart, bad UTF-8, a file instead of text)."""
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError, AssertionError) as exc:
+        raise web.HTTPBadRequest(text="the reply form cannot be read") from exc
+    fields = [form.get(name, "") for name in ("phone", "text")]
+    if not all(isinstance(value, str) for value in fields):
+        raise web.HTTPBadRequest(text="phone and text must be text, not files")
+    phone, text = (value.strip() for value in fields)
+    return phone, text
