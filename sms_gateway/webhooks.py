@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -109,18 +110,18 @@ SECRET_PATHS = (ali.REPORT_PATH, ali.UP_PATH)  # the segment after these is a se
 class RedactingAccessLogger(AccessLogger):
     """The access log without the secrets that ride in URL paths (the Aliyun token)."""
 
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        path = redacted_path(request.path)
-        if path != request.path:
-            request = request.clone(rel_url=path)
-        super().log(request, response, time)
+    def _format_line(self, request: BaseRequest, response: StreamResponse, time: float
+                     ) -> list[tuple[Any, Any]]:
+        line = super()._format_line(request, response, time)
+        return [(key, redacted_path(value) if key == "first_request_line" else value)
+                for key, value in line]
 
 
-def redacted_path(path: str) -> str:
+def redacted_path(text: str) -> str:
+    """The path (or request line) with the secret segment of a secret path replaced."""
     for prefix in SECRET_PATHS:
-        if path.startswith(prefix + "/"):
-            return prefix + "/***"
-    return path
+        text = re.sub(rf"{re.escape(prefix)}/[^ ?]*", f"{prefix}/***", text)
+    return text
 
 
 def twilio_routes(sink: InboundSink, settings: TwilioSettings) -> list[web.RouteDef]:
