@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -178,8 +179,9 @@ async def listen(service: Service) -> web.AppRunner:
         await close_database()
         if service.bot:
             await service.bot.session.close()
-        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: "
-                          f"{exc.strerror or exc}") from None
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}"
+                          ) from None
     return runner
 
 

@@ -20,7 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A plain command prints its result and nothing else; serve logs what it does.
     level = logging.INFO if args.run is run_serve else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+    for chatty in ("apscheduler", "tortoise"):  # not a line per tick, start or stop
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return args.run(args)
     except (ConfigError, DatabaseUnavailable) as exc:
@@ -210,7 +211,11 @@ def run_simulate(args: argparse.Namespace) -> int:
 async def with_database(settings: Settings, work):
     from service.db import close_database, open_database
 
-    await open_database(settings.database_url)
+    try:
+        await open_database(settings.database_url)
+    except BaseException:
+        work.close()  # never started: no "never awaited" warning after the one line
+        raise
     try:
         return await work
     finally:
