@@ -16,7 +16,7 @@ from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium missing")
+pytestmark = pytest.mark.usefixtures("chromium")  # skipped visibly without it, failed in CI
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
