@@ -64,7 +64,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     renderer = Renderer(ctx.sms_signature)
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
-    if sms := sms_channel(settings, sink, clock, routes, renderer):
+    if sms := sms_channel(settings, sink, ctx, routes, renderer):
         channels["sms"] = sms
     bot = bot_dispatcher = buttons_for = None
     if settings.telegram.token:
@@ -84,7 +84,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
-def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
+def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
                 routes: list[web.RouteDef], renderer: Renderer) -> Channel | None:
     """The configured SMS adapter: the development one (and /dev/sms) only in development
     mode (`check_serving`), none with provider "none"."""
@@ -114,8 +114,8 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         first = exc.errors()[0]
         name = ".".join(["sms", provider, *(str(p) for p in first["loc"])])
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
-    routes += dev_sms_routes(sink, renderer)
-    return DevChannel("sms", clock)
+    routes += dev_sms_routes(sink, renderer, ctx.tz)
+    return DevChannel("sms", ctx.clock)
 
 
 def sms_limiter(settings: Settings) -> RateLimiter:

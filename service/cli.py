@@ -188,7 +188,7 @@ def run_link_code(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     try:
-        code = asyncio.run(with_database(settings, send_link_code(args.phone)))
+        code = asyncio.run(with_database(settings, send_link_code(settings.context(), args.phone)))
     except (UnknownPerson, ValueError) as exc:
         print(f"duban link-code: {exc}", file=sys.stderr)
         return 1

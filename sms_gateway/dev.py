@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
@@ -15,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 from dispatch.channel import InboundSink, InboundText, Outgoing, SendResult
 from dispatch.render import Renderer
 from models import DevDelivery, InboundMessage
-from scheduler.clock import SHANGHAI, Clock
+from scheduler.clock import Clock
 from sms_gateway.text import to_e164
 
 log = logging.getLogger("duban.dev")
@@ -48,8 +49,9 @@ class DevChannel:
         return SendResult.sent(f"dev-{message.message_id}")
 
 
-def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
-    """GET /dev/sms: every phone's messages; POST /dev/sms: reply as a phone."""
+def dev_sms_routes(sink: InboundSink, renderer: Renderer, tz: ZoneInfo) -> list[web.RouteDef]:
+    """GET /dev/sms: every phone's messages (times in `tz`); POST /dev/sms: reply as a
+    phone."""
 
     async def page(request: web.Request) -> web.Response:
         sent = await DevDelivery.filter(channel="sms").order_by("at", "id").limit(500)
@@ -60,7 +62,7 @@ def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
         for line in sorted(lines, key=lambda line: line[0]):
             conversations.setdefault(line[1], []).append(line)
         html = renderer.page("web/dev_sms.j2", conversations=dict(sorted(conversations.items())),
-                             notice=request.query.get("notice", ""), tz=SHANGHAI)
+                             notice=request.query.get("notice", ""), tz=tz)
         return web.Response(text=html, content_type="text/html")
 
     async def reply(request: web.Request) -> web.Response:
