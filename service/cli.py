@@ -54,10 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="a TOML settings file (or DUBAN_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    def command(name: str, summary: str, run: Callable[[argparse.Namespace], int]
-                ) -> argparse.ArgumentParser:
+    def command(name: str, summary: str, run: Callable[[argparse.Namespace], int],
+                *positional: tuple[str, str]) -> argparse.ArgumentParser:
+        """A subcommand and its positional arguments, (name, help) each."""
         sub = commands.add_parser(name, help=summary, description=summary)
         sub.set_defaults(run=run)
+        for argument, described in positional:
+            sub.add_argument(argument, help=described)
         return sub
 
     serve = command("serve", "Run the HTTP server, the clock and the channels until SIGINT or "
@@ -72,17 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("migrate", "Bring the database schema up to date.", run_migrate)
 
-    import_org = command("import-org", "Import units and people; bad rows are reported by "
-                         "line number and the rest is imported.", run_import_org)
-    import_org.add_argument("file", help="a CSV (UTF-8 or GBK) or XLSX file, as examples/org.csv")
-
-    register = command("register", "Register a matter as its initiator (R1, R2); the "
-                       "assignment notice is queued (R3).", run_register)
-    register.add_argument("file", help="a YAML or JSON file, as examples/matter.yaml")
-
+    command("import-org", "Import units and people; bad rows are reported by line number and "
+            "the rest is imported.", run_import_org,
+            ("file", "a CSV (UTF-8 or GBK) or XLSX file, as examples/org.csv"))
+    command("register", "Register a matter as its initiator (R1, R2); the assignment notice "
+            "is queued (R3).", run_register,
+            ("file", "a YAML or JSON file, as examples/matter.yaml"))
     plan = command("plan", "Show a matter's upcoming automatic actions: when, what, to whom.",
-                   run_plan)
-    plan.add_argument("code", help="the matter's code, e.g. D1")
+                   run_plan, ("code", "the matter's code, e.g. D1"))
     plan.add_argument("--days", type=bounded(1, 3660), default=35,
                       help="how many days ahead (default 35)")
 
@@ -91,13 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     scores.add_argument("--year", type=bounded(2000, 9998),
                         help="the year (default: this year in the configured time zone)")
 
-    link = command("link-code", "Text a person a one-time code that links their messenger "
-                   "account.", run_link_code)
-    link.add_argument("phone", help="the person's registered phone number")
-
-    simulate = command("simulate", "Rehearse a scenario on a virtual clock and print what "
-                       "would be sent (docs: simulate-contract.md).", run_simulate)
-    simulate.add_argument("scenario", help="a YAML or JSON scenario file")
+    command("link-code", "Text a person a one-time code that links their messenger account.",
+            run_link_code, ("phone", "the person's registered phone number"))
+    command("simulate", "Rehearse a scenario on a virtual clock and print what would be sent "
+            "(docs: simulate-contract.md).", run_simulate,
+            ("scenario", "a YAML or JSON scenario file"))
     return parser
 
 
