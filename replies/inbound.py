@@ -41,6 +41,7 @@ from models import (
     OutboundMessage,
     Person,
     ProviderId,
+    storable_provider_id,
 )
 from replies.parser import Intent, IntentKind, ParseError, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
@@ -462,7 +463,8 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
 async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
     """The raw row, in its own commit. For a resend: None once the first was handled, or
     the stored row when its processing never finished (the resend completes it)."""
-    provider_id = message.provider_message_id[:128] if message.provider_message_id else None
+    provider_id = message.provider_message_id
+    provider_id = storable_provider_id(provider_id) if provider_id else None
     try:
         return await InboundMessage.create(
             channel=message.channel[:16],
