@@ -403,11 +403,12 @@ async def test_invalid_number_fails_permanently_without_reaching_the_smsc(
 async def test_submit_errors_map_to_failure_kinds(
     smsc: Smsc, connect: Connect, status: int, kind: FailureKind, retry_after: float | None
 ) -> None:
-    channel = await connect(throttled_retry_after=1.5)
+    channel = await connect(throttled_retry_after=1.5, throttle_give_up=0)
     smsc.answer = lambda _: status
     result = await channel.send(outgoing())
     assert result.failure is kind
-    assert result.retry_after == retry_after
+    assert result.retry_after == (retry_after and pytest.approx(retry_after, abs=0.1))
+    assert result.throttled is (retry_after is not None)
     assert f"0x{status:02X}" in result.detail
     assert channel.health()["bound"] is True  # a refusal is no reason to drop the bind
 
@@ -416,7 +417,7 @@ async def test_a_refused_later_segment_keeps_the_ids_already_accepted(
     smsc: Smsc, connect: Connect
 ) -> None:
     channel = await connect()
-    smsc.answer = lambda _: "msg-1" if len(smsc.submits) == 1 else smpp34.ESME_RTHROTTLED
+    smsc.answer = lambda _: "msg-1" if len(smsc.submits) == 1 else smpp34.ESME_RSYSERR
     result = await channel.send(outgoing(LONG_NOTICE))
     assert result.failure is FailureKind.RETRYABLE
     assert result.provider_ids == ("msg-1",)  # its receipt must still match
