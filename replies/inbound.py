@@ -71,6 +71,7 @@ RECEIPT_STATUS = {
     "expired": MessageStatus.EXPIRED,
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
+NOT_YET_SUBMITTED = (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.SENDING)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -575,8 +576,11 @@ async def record_receipt(
     if receipt.detail:
         detail += f": {receipt.detail}"
     now = ctx.clock.now()
-    if row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED:
-        # One part of a long SMS failed: a later part's delivery must not hide that.
+    if row.status in NOT_YET_SUBMITTED or (
+        row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED
+    ):
+        # A part of a long SMS sent while its other parts wait for a retry (issue 8 item 10),
+        # or one part failed: a later part's delivery must not hide that.
         await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
         return
     await record(row, status, now, detail)

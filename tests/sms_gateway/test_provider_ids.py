@@ -45,3 +45,12 @@ async def test_an_id_beyond_the_column_is_kept_distinct_by_its_digest(db, ctx) -
     stored = await InboundMessage.all().order_by("id").values_list("provider_message_id", flat=True)
     assert stored == [storable_provider_id("y" * 600 + "1"), storable_provider_id("y" * 600 + "2")]
     assert len(set(stored)) == 2 and all(s.startswith("sha256:") for s in stored)
+
+
+async def test_a_long_id_resent_is_still_one_message(db, ctx) -> None:
+    """Issue 8 item 15: the wider column keeps its unique index (SQLite's table rebuild
+    would have dropped it), so a resend under a long id is still dropped."""
+    inbox = Inbox(ctx)
+    for _ in range(2):
+        await inbox.inbound(InboundText("sms", "+8613800138000", "收到", PREFIX + "!"))
+    assert await InboundMessage.all().count() == 1
