@@ -227,7 +227,7 @@ class Throttle:
         self.count = 0
 
     def remaining(self) -> float:
-        return max(0.0, self._resume_at - asyncio.get_running_loop().time())
+        return max(0.0, self._resume_at - time.monotonic())
 
     async def wait(self) -> None:
         while (delay := self.remaining()) > 0:
@@ -241,7 +241,7 @@ class Throttle:
         self._streak += 1
         self.generation += 1
         self.count += 1
-        self._resume_at = asyncio.get_running_loop().time() + pause
+        self._resume_at = time.monotonic() + pause
 
     def accepted(self, generation: int) -> None:
         if generation == self.generation:
@@ -545,7 +545,7 @@ class SmppChannel:
             return SendResult.failed(FailureKind.PERMANENT, str(exc))
         # Segments accepted in an earlier attempt keep their ids and are not sent again.
         accepted = self._ids.group(message.sent_parts)[: len(submits)]
-        give_up_at = asyncio.get_running_loop().time() + self.settings.throttle_give_up
+        give_up_at = time.monotonic() + self.settings.throttle_give_up
         for index in range(len(accepted), len(submits)):
             outcome = await self._submit(submits[index], give_up_at)
             if isinstance(outcome, SendResult):
@@ -557,7 +557,6 @@ class SmppChannel:
 
     async def _submit(self, submit: SubmitSm, give_up_at: float) -> str | SendResult:
         """Submit one segment on the least busy bind, again after each throttle pause."""
-        loop = asyncio.get_running_loop()
         while True:
             bind = min(self._bound(), key=_load, default=None)
             if bind is None:
@@ -566,7 +565,7 @@ class SmppChannel:
             if not (isinstance(outcome, SendResult) and outcome.throttled):
                 return outcome
             pause = bind.throttle.remaining()
-            if loop.time() + pause > give_up_at:
+            if time.monotonic() + pause > give_up_at:
                 return replace(outcome, retry_after=max(pause, self.settings.throttled_retry_after))
 
     def _submits(self, message: Outgoing) -> list[SubmitSm]:

@@ -430,19 +430,26 @@ async def test_a_refused_later_segment_keeps_the_ids_already_accepted(
     assert len(smsc.submits) == 2  # stops at the first refusal
 
 
-async def test_window_caps_the_submits_awaiting_a_response(smsc: Smsc, connect: Connect) -> None:
-    channel = await connect(window=2)
+@pytest.mark.parametrize("binds", [1, 2])
+async def test_window_caps_the_submits_awaiting_a_response_per_bind(
+    smsc: Smsc, connect: Connect, binds: int
+) -> None:
+    """Issue 10: `binds` sessions each keep up to `window` submits outstanding, and the
+    channel tells the dispatcher it may call send() window x binds times at once."""
+    channel = await connect(window=2, binds=binds)
+    assert channel.concurrency == 2 * binds
+    await eventually(lambda: channel.health()["binds_up"] == binds == len(smsc.sessions))
     smsc.answer = smsc.hold
-    sends = [asyncio.create_task(channel.send(outgoing(message_id=i))) for i in range(3)]
-    await eventually(lambda: len(smsc.submits) == 2)
+    sends = [asyncio.create_task(channel.send(outgoing(message_id=i))) for i in range(3 * binds)]
+    await eventually(lambda: len(smsc.submits) == 2 * binds)
     await asyncio.sleep(0.1)
-    assert len(smsc.submits) == 2
-    assert channel.health()["outstanding"] == 2
+    assert len(smsc.submits) == 2 * binds
+    assert channel.health()["outstanding"] == 2 * binds
     smsc.answer = smsc.accept
     smsc.release()
     results = await asyncio.wait_for(asyncio.gather(*sends), 5)
     assert all(r.ok for r in results)
-    assert len(smsc.submits) == 3
+    assert len({r.provider_ids for r in results}) == 3 * binds
     assert channel.health()["outstanding"] == 0
 
 
@@ -847,25 +854,6 @@ async def test_throttling_past_the_give_up_time_is_handed_back_as_throttled(
 
 
 # -- issue 10: the window over several binds, concurrent sends ---------------------
-
-
-async def test_window_per_bind_across_several_binds(smsc: Smsc, connect: Connect) -> None:
-    """Issue 10: `binds` sessions each keep up to `window` submits outstanding, and the
-    channel tells the dispatcher it may call send() window x binds times at once."""
-    channel = await connect(window=2, binds=2)
-    assert channel.concurrency == 4
-    await eventually(lambda: channel.health()["binds_up"] == 2 and len(smsc.sessions) == 2)
-    smsc.answer = smsc.hold
-    sends = [asyncio.create_task(channel.send(outgoing(message_id=i))) for i in range(6)]
-    await eventually(lambda: len(smsc.submits) == 4)
-    await asyncio.sleep(0.1)
-    assert len(smsc.submits) == 4
-    assert channel.health()["outstanding"] == 4
-    smsc.answer = smsc.accept
-    smsc.release()
-    results = await asyncio.wait_for(asyncio.gather(*sends), 5)
-    assert all(r.ok for r in results)
-    assert len({r.provider_ids for r in results}) == 6
 
 
 async def test_responses_in_any_order_reach_their_own_send(
