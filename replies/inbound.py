@@ -41,6 +41,7 @@ from models import (
     OutboundMessage,
     Person,
     ProviderId,
+    storable_provider_id,
 )
 from replies.parser import Intent, IntentKind, ParseError, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
@@ -71,6 +72,7 @@ RECEIPT_STATUS = {
     "expired": MessageStatus.EXPIRED,
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
+NOT_YET_SUBMITTED = (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.SENDING)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -463,7 +465,8 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
 async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
     """The raw row, in its own commit. For a resend: None once the first was handled, or
     the stored row when its processing never finished (the resend completes it)."""
-    provider_id = message.provider_message_id[:128] if message.provider_message_id else None
+    provider_id = message.provider_message_id
+    provider_id = storable_provider_id(provider_id) if provider_id else None
     try:
         return await InboundMessage.create(
             channel=message.channel[:16],
@@ -574,8 +577,11 @@ async def record_receipt(
     if receipt.detail:
         detail += f": {receipt.detail}"
     now = ctx.clock.now()
-    if row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED:
-        # One part of a long SMS failed: a later part's delivery must not hide that.
+    if row.status in NOT_YET_SUBMITTED or (
+        row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED
+    ):
+        # A part of a long SMS sent while its other parts wait for a retry (issue 8 item 10),
+        # or one part failed: a later part's delivery must not hide that.
         await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
         return
     await record(row, status, now, detail)
