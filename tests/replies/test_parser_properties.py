@@ -10,7 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replies.normalize import normalize
-from replies.parser import ERROR_CODES, Intent, IntentKind, ParseError, parse_reply
+from replies.parser import (
+    ERROR_CODES,
+    QUESTION_CODES,
+    Intent,
+    IntentKind,
+    ParseError,
+    Question,
+    parse_reply,
+)
 from tests.replies.test_corpus import CORPUS
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -48,8 +56,12 @@ SIGNATURES = ["——水务局李一", "--李一", "【水务局】", "（李一
 TRAILERS = ["", "。", "！", "!!", "～", "😀", "👍", "…", " "]
 
 
-def assert_well_formed(result: Intent | ParseError, now: datetime) -> None:
+def assert_well_formed(result: Intent | Question | ParseError, now: datetime) -> None:
     """Invariants every result satisfies, whatever the input."""
+    if isinstance(result, Question):  # asked back; what a "是" would apply is well-formed
+        assert result.code in QUESTION_CODES and result.detail
+        assert result.proposal.kind is not IntentKind.CONFIRM
+        return assert_well_formed(result.proposal, now)
     if isinstance(result, ParseError):
         assert result.code in ERROR_CODES
         if result.code == "unknown":
