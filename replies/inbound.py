@@ -424,7 +424,7 @@ async def completion(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     await service.request_completion(ctx, matter, person, channel, intent.text)
-    return "completion_requested", {"text": intent.text}
+    return "completion_requested", {}
 
 
 async def consent(

@@ -155,10 +155,10 @@ _TITLES = (
     "主任|科长|局长|处长|领导|老师|同志|书记|部长|经理|股长|站长|所长|主席|组长|队长|秘书"
     "|县长|区长|镇长|市长"
 )
-_LEAD = re.compile(
-    r"(?:(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?"
+_LEAD_ITEM = re.compile(
+    r"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?"
     rf"|(?:[\u4e00-\u9fff]{{1,4}}(?:{_TITLES})|各位领导|领导|各位|大家|您|你)们?好?)"
-    rf"{_SEP}*)+",
+    rf"{_SEP}*",
     re.IGNORECASE,
 )
 
@@ -318,10 +318,13 @@ def _parse(s: str, today: date) -> Parsed:
 
 
 def _read(s: str, today: date) -> Intent | ParseError:
-    """Parse after the greeting or filler in front, if that reads as a command."""
-    lead = _LEAD.match(s)
-    if lead and 0 < lead.end() < len(s):
-        result = _read_command(s[lead.end() :], today)
+    """Parse after the greetings or fillers in front: the most of them stripped that
+    still leaves a command ("好的好的，D17 延期 …" is the extension, not "好的")."""
+    starts = [0]
+    while (lead := _LEAD_ITEM.match(s, starts[-1])) and starts[-1] < lead.end() < len(s):
+        starts.append(lead.end())
+    for start in reversed(starts[1:]):
+        result = _read_command(normalize(s[start:]), today)  # "好的，【水务局】D17 收到"
         if not _is_unknown(result):
             return result
     return _read_command(s, today)
