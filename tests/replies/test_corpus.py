@@ -17,8 +17,8 @@ from replies.parser import (
     QUESTION_CODES,
     Intent,
     IntentKind,
-    ParseError,
     Parsed,
+    ParseError,
     Question,
     parse_reply,
 )
