@@ -155,10 +155,12 @@ _TITLES = (
     "主任|科长|局长|处长|领导|老师|同志|书记|部长|经理|股长|站长|所长|主席|组长|队长|秘书"
     "|县长|区长|镇长|市长"
 )
+# A greeting ends with 好 or a separator: "王局长同意D17" reports someone else's decision
+# and is no greeting before "同意D17".
 _LEAD_ITEM = re.compile(
-    r"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?"
-    rf"|(?:[\u4e00-\u9fff]{{1,4}}(?:{_TITLES})|各位领导|领导|各位|大家|您|你)们?好?)"
-    rf"{_SEP}*",
+    rf"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?){_SEP}*"
+    rf"|(?:[\u4e00-\u9fff]{{1,4}}(?:{_TITLES})|各位领导|领导|各位|大家|您|你)们?"
+    rf"(?:[您你]?好{_SEP}*|{_SEP}+)",
     re.IGNORECASE,
 )
 
