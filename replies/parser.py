@@ -187,15 +187,22 @@ _PART = (
     r"(?:大半|一半|多半|过半|半数|(?:大|小|一)?部分|基本|初步|大体|[0-9]+(?:\.[0-9]+)? ?%"
     r"|百分之[0-9一二三四五六七八九十百]+|[一二三四五六七八九两几][0-9]?成)"
 )
+# "完成率100%" and "已完成100%" say it is all done.
+_ALL_DONE = r"(?:了|的)?(?:率|比例|进度)?(?:达到?|为)? ?(?:100 ?%|百分之百)"
+# "完成情况如下：…" opens a report; after an explicit 办结 ("办结 完成情况：…") it is the
+# summary's heading, while "办结情况：…" still asks.
+_HEADING = rf"{_DONE}情况"
 _NOT_DONE_FORMS = (
     rf"{_NEG}{_GAP}{_DONE}",
     r"[办做干搞弄改修建忙整完结]不(?:完|了|成|好|结)|完成不了|办结不了",
-    rf"{_DONE}(?:了|的)?(?:约|近|将近|接近|超过?|过|达到?)?(?:{_PART}|[0-9]|进度|情况|率|比例|量|度|数)",
+    rf"{_DONE}(?!{_ALL_DONE})(?:了|的)?(?:约|近|将近|接近|超过?|过|达到?)?"
+    rf"(?:{_PART}|[0-9]|进度|率|比例|量|度|数)",
     rf"{_PART}(?:已经|均已|已)?{_DONE}",
     r"剩余|剩下|还剩|尚余|余下|尚有|仍有|待完成|待办结|还有[^ ,.;!?]{0,8}(?:未|没|待)",
     rf"(?:预计|计划|争取|力争|将于|将在|拟于?|准备|打算|有望|确保|尽快|抓紧|正在)[^,.;!?:]{{0,12}}{_DONE}",
 )
 _NOT_DONE = re.compile("|".join(_NOT_DONE_FORMS))
+_NOT_DONE_OR_HEADING = re.compile("|".join((*_NOT_DONE_FORMS, _HEADING)))
 _ASKING = re.compile(
     rf"{_DONE}[^,.;!?]{{0,4}}(?:吗|么|与否|没有?(?![^ ,.;!?]))"
     rf"|(?:能否|是否|可否|能不能|可不可以|怎么|如何|怎样|何时|什么时候)[^,.;!?]{{0,6}}{_DONE}"
@@ -205,7 +212,7 @@ _ASKING = re.compile(
 # What may come before: a few words of time, subject or manner ("这周办不完", "我们已经
 # 完成了80%"), never any text, so that "您有2件未办结事项" (our own answer echoed by an
 # auto-responder) stays no report. "未办结的事项" is a description, not a report either.
-_NOT_DONE_NOW = "(?:" + "|".join(_NOT_DONE_FORMS[:4]) + r")(?!的|事项|任务)"
+_NOT_DONE_NOW = "(?:" + "|".join((*_NOT_DONE_FORMS[:4], _HEADING)) + r")(?!的|事项|任务)"
 _NOT_DONE_LEAD = (
     r"(?:这周|本周|这个月|本月|今年|年底前|月底前|[0-9]{1,2}[号日]前|目前|现在|当前|暂时|今天"
     r"|按期|按时|如期|我们|我单位|我局|已经|整改|工作|任务|事项|该项|此项|这项|本项|还|仍)"
@@ -506,8 +513,13 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     """R27: the completion application needs a summary, and nothing in the reply may say
     the work is not done (R8: an application stops all chasing)."""
     code, body = _matter_code(reply, strict=True)
-    doubt = _ASKING.search(reply.source) or _NOT_DONE.search(reply.source)
-    if doubt and (reply.word.follow is not _Follow.VERB or _ASKING.search(reply.source)):
+    verb = reply.word.follow is _Follow.VERB
+    heading = reply.body.startswith("情况")
+    doubt = (
+        _ASKING.search(reply.source)
+        or (_NOT_DONE_OR_HEADING if verb or heading else _NOT_DONE).search(reply.source)
+    )
+    if doubt and (not verb or _ASKING.search(reply.source)):
         return ParseError("completion_unclear", doubt.group()[:20])
     if doubt:  # "完成了大半", "已完成排查，剩余两处": a report in completion words
         return _not_done(reply, code, reply.word_text + body, today)
