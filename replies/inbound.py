@@ -43,7 +43,7 @@ from models import (
     ProviderId,
     storable_provider_id,
 )
-from replies.parser import Intent, IntentKind, ParseError, parse_reply
+from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
@@ -64,6 +64,9 @@ log = logging.getLogger("duban.replies")
 NOISE_CAP = 5
 NOISE_WINDOW = timedelta(hours=24)
 LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
+# A question asked back ("您是想回复“D2 收到”吗？") may be confirmed with "是" only as the
+# person's very next message on that channel, and only this soon after it.
+CONFIRM_WINDOW = timedelta(minutes=30)
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 
 RECEIPT_STATUS = {
@@ -178,6 +181,14 @@ class Inbox:
             return Answer(Status.ERROR, "incomplete", "incomplete")
         mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
+        if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
+            parsed = await pending_question(row, person, self.ctx)
+            if parsed is None:
+                return Answer(Status.REFUSED, "nothing_to_confirm", "refused nothing_to_confirm")
+            parsed = parsed.proposal  # the person confirmed what we asked about
+        if isinstance(parsed, Question):
+            return Answer(Status.ERROR, "did_you_mean", f"question {parsed.code}",
+                          context={"detail": parsed.detail})  # fmt: skip
         if isinstance(parsed, ParseError):
             return Answer(
                 Status.ERROR,
@@ -390,15 +401,18 @@ class Inbox:
 async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
+    """A receipt, and the progress report it carries ("收到。进展：…"), if any (R15)."""
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
-    return "acknowledged", {}
+    if intent.report:
+        await service.file_feedback(ctx, matter, person, channel, intent.report, ack_only=False)
+    return "acknowledged", {"report": intent.report}
 
 
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
-    return "progress_recorded", {}
+    return "progress_recorded", {"text": intent.text, "not_completion": bool(intent.reading)}
 
 
 async def extension(
@@ -546,6 +560,26 @@ async def supervised_open_matters(person: Person) -> list[Matter]:
         "assigned_at", "id"
     )
     return [m for m in matters if await may(person, Action.REVIEW, m)]
+
+
+async def pending_question(row: InboundMessage, person: Person, ctx: Context) -> Question | None:
+    """The question a "是" confirms: the person's previous message on this channel, if it
+    was answered with a question (not capped) within CONFIRM_WINDOW. It is parsed again
+    as of its own arrival, so what was proposed is exactly what is applied."""
+    previous = (
+        await InboundMessage.filter(channel=row.channel, person=person, id__lt=row.id)
+        .order_by("-id")
+        .first()
+    )
+    if (
+        previous is None
+        or not previous.outcome.startswith("question ")
+        or "unanswered" in previous.outcome
+        or previous.received_at < ctx.clock.now() - CONFIRM_WINDOW
+    ):
+        return None
+    asked = parse_reply(previous.text, now=previous.received_at, tz=ctx.tz)
+    return asked if isinstance(asked, Question) else None
 
 
 async def example(person: Person, mine: list[Numbered]) -> str:
