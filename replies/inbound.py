@@ -232,6 +232,8 @@ class Inbox:
                 f"refused {refused.code} {found.code}",
                 context={"refusal": refused.code, "params": params},
             )
+            if not await may(person, Action.VIEW, found):
+                return code_only(found, answer)
         else:
             answer = Answer(Status.DONE, reason, f"{intent.kind.value} {found.code}", context=extra)
         return await self.about(found, mine, answer)
@@ -393,6 +395,15 @@ class Inbox:
         )
         label = "not_registered" if sent else "not_registered (unanswered: once a day)"
         return Answer(Status.REFUSED, "not_registered", label)
+
+
+def code_only(matter: Matter, answer: Answer) -> Answer:
+    """Issue 8 item 6: a refusal to someone of another unit names the matter by its code
+    only — nothing of its title, units or state."""
+    answer.matter = matter
+    hidden = {"title": "", "number": None, "initiator": "", "lead": "", "state": "", "due": None}
+    answer.context = {"code": matter.code, **hidden} | answer.context
+    return answer
 
 
 # --- matter commands: each one workflow call -------------------------------------------------
