@@ -1,5 +1,6 @@
 """The database model (tortoise-orm). Every instant is stored in UTC."""
 
+from models.calendar import Holiday
 from models.matter import (
     Application,
     ApplicationKind,
@@ -23,11 +24,12 @@ from models.messages import (
     OutboundMessage,
     ProviderId,
     ShortNumber,
+    SmsFallback,
 )
-from models.org import BoardInitiator, Person, Role, Unit
+from models.org import BoardInitiator, ChannelPreference, Person, Role, Unit
 
 __all__ = [
-    "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
+    "Application", "ApplicationKind", "ChannelPreference", "Holiday", "SmsFallback", "ApplicationStatus", "AuditEntry", "BoardInitiator",
     "ClockAction", "ConsentAttempt", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList",

@@ -24,6 +24,7 @@ from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.ratelimit import Limit, RateLimiter
 from workflow.chase import run_clock
 from workflow.context import Context
+from workflow.holidays import calendar_warning
 from workflow.states import OPEN
 
 log = logging.getLogger("duban")
@@ -57,7 +58,8 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     clock = clock or SystemClock()
     # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
     signature = "" if settings.sms.provider == "aliyun" else settings.sms.signature
-    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=signature)
+    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=signature,
+                  sms_fallback_after=timedelta(hours=settings.sms_fallback_hours))
     sink = Inbox(ctx)
     renderer = Renderer(signature)
     channels: dict[str, Channel] = {}
@@ -126,7 +128,8 @@ def build_app(service: Service) -> web.Application:
         return web.json_response({
             "status": "ok", "instance": service.settings.instance, "pending": pending,
             "unknown_outcome": unknown,
-            "channels": {n: c.health() for n, c in service.channels.items()}})
+            "channels": {n: c.health() for n, c in service.channels.items()},
+            "calendar": await calendar_warning(service.ctx.clock.now().astimezone(service.ctx.tz).date())})
 
     app.add_routes([web.get("/healthz", healthz), *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":

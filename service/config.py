@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     web_token: str | None = None  # bearer token of the web console's API
+    sms_fallback_hours: float = Field(default=4.0, gt=0)  # messenger_first: SMS if unread
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

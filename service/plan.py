@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 from models import Matter
 from scheduler.clock import Clock, SystemClock
+from scheduler.policy import policy_summary
 from scheduler.rules import Action, Audience, plan
 from service.config import Settings
 from workflow.context import Context
-from workflow.facts import matter_facts
+from workflow.facts import matter_facts, matter_policy
+from workflow.holidays import load_calendar
 from workflow.recipients import audience_people
 
 HEADER = ("time", "kind", "audience → people", "node", "reason")
@@ -30,7 +32,7 @@ async def plan_table(settings: Settings, code: str, horizon: timedelta,
                      clock: Clock | None = None) -> str:
     """The actions with now < at <= now + horizon, times in the deployment's time zone."""
     ctx = Context(clock=clock or SystemClock(), policy=settings.policy(),
-                  tz=ZoneInfo(settings.timezone))
+                  calendar=await load_calendar(), tz=ZoneInfo(settings.timezone))
     matter = await Matter.get_or_none(code=code)
     if matter is None:
         raise UnknownMatter(f"no matter with code {code!r}")
@@ -38,7 +40,8 @@ async def plan_table(settings: Settings, code: str, horizon: timedelta,
     actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now + horizon)
     upcoming = [a for a in actions if a.at > now]
     title = (f"{matter.code} {matter.title} ({matter.state.value}): upcoming actions "
-             f"{stamp(now, ctx.tz)} – {stamp(now + horizon, ctx.tz)} ({settings.timezone})")
+             f"{stamp(now, ctx.tz)} – {stamp(now + horizon, ctx.tz)} ({settings.timezone})\n"
+             f"policy: {policy_summary(matter_policy(ctx.policy, matter))}")
     if not upcoming:
         return f"{title}\nnone"
     names = await people_names(matter, {a.audience for a in upcoming})

@@ -14,6 +14,7 @@ from scheduler.clock import Clock, SystemClock
 from scheduler.policy import Board
 from service.config import Settings
 from workflow.context import Context
+from workflow.holidays import load_calendar
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -60,5 +61,6 @@ def read_matter(path: str | Path) -> MatterDraft:
 async def register_file(settings: Settings, path: str | Path,
                         clock: Clock | None = None) -> Matter:
     ctx = Context(clock=clock or SystemClock(), policy=settings.policy(),
+                  calendar=await load_calendar(),
                   sms_signature=settings.sms.signature)
     return await register_matter(ctx, read_matter(path), Actor(None, "cli"))
