@@ -181,12 +181,10 @@ def run_link_code(args: argparse.Namespace) -> int:
 
 
 def run_holidays_import(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
     from service.holidays import import_holidays
 
-    report = asyncio.run(with_database(settings_of(args),
-                                       import_holidays(args.file, datetime.now(UTC))))
+    settings = settings_of(args)
+    report = asyncio.run(with_database(settings, import_holidays(settings, args.file)))
     print(report.text())
     return 1 if report.rejected else 0
 

@@ -15,15 +15,27 @@ and the report names every bad row. An import replaces each year the file covers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
 from scheduler.calendar import YearSource
+from scheduler.clock import Clock, SystemClock
+from service.config import Settings
 from service.org_import import FileProblem, read_table, where
-from workflow.holidays import HolidayDay, calendar_years_status, holidays, replace_years
+from workflow.context import Context
+from workflow.holidays import (
+    HolidayDay,
+    calendar_years_status,
+    holidays,
+    load_calendar,
+    replace_years,
+)
+from workflow.records import Actor
+from workflow.replan import recount_working_days
 
 COLUMNS = {"date": ("date", "日期"), "kind": ("kind", "类型"), "name": ("name", "名称", "节日")}
 KINDS = {"holiday": False, "放假": False, "休": False, "假": False,
@@ -37,6 +49,7 @@ class HolidayReport:
     days: list[HolidayDay] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # open matters whose nodes moved
 
     def text(self) -> str:
         if self.rejected:
@@ -47,10 +60,16 @@ class HolidayReport:
             off = sum(1 for d in self.days if d.day.year == year and not d.workday)
             on = sum(1 for d in self.days if d.day.year == year and d.workday)
             lines.append(f"{year} 年：放假 {off} 天，调休上班 {on} 天（已替换该年原有数据）")
+        if self.moved:
+            lines.append(f"按新日历调整了节点时限的在办事项：{'、'.join(self.moved)}")
         return "\n".join(lines)
 
 
-async def import_holidays(path: str | Path, now: datetime) -> HolidayReport:
+async def import_holidays(settings: Settings, path: str | Path,
+                          clock: Clock | None = None) -> HolidayReport:
+    """Check the file; if every row is good, replace its years and move the nodes of the
+    open matters that count working days (nothing they had is repeated)."""
+    clock = clock or SystemClock()
     report = HolidayReport()
     try:
         records = read_records(Path(path))
@@ -60,8 +79,13 @@ async def import_holidays(path: str | Path, now: datetime) -> HolidayReport:
     report.days = check_rows(records, report)
     if not report.days and not report.rejected:
         report.rejected.append((0, "文件中没有日期"))
-    if not report.rejected:
-        report.years = await replace_years(report.days, now)
+    if report.rejected:
+        return report
+    report.years = await replace_years(report.days, clock.now())
+    ctx = Context(clock=clock, policy=settings.policy(), calendar=await load_calendar(),
+                  tz=ZoneInfo(settings.timezone), sms_signature=settings.sms.signature)
+    moved = await recount_working_days(ctx, Actor(None, "cli"), report.years)
+    report.moved = [m.code for m in moved]
     return report
 
 

@@ -57,18 +57,45 @@ async def replan(ctx: Context, matter: Matter, actor: Actor, old: dict, new: dic
     async with in_transaction():
         matter.policy = new
         await matter.save(update_fields=["policy"])
-        done = await ClockAction.filter(matter=matter).values_list("key", flat=True)
-        actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now + REPLAN_AHEAD)
-        carried = repeats(set(done), actions)
-        await ClockAction.bulk_create([
-            ClockAction(matter=matter, key=a.key, kind=a.kind.value, due_at=a.at, done_at=now,
-                        skipped=True) for a in carried])
+        carried, _ = await carry_over(ctx, matter, now)
         changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
         await audit(matter, actor, "replan", matter.state, matter.state, now, old_policy=old,
-                    new_policy=new, changed=changes, carried_over=[a.key for a in carried])
-        await refresh_nodes(ctx, matter)
-        await drop_vanished_nodes(ctx, matter, now)
+                    new_policy=new, changed=changes, carried_over=carried)
     await catch_up(ctx, matter)
+
+
+async def recount_working_days(ctx: Context, actor: Actor, years: list[int]) -> list[Matter]:
+    """After a holiday notice was imported: the open matters that count working days get
+    their nodes on the new dates, with no action repeated. Returns the matters moved."""
+    moved = []
+    for matter in await Matter.filter(state__in=list(OPEN)).order_by("id"):
+        if not matter_policy(ctx.policy, matter).working_days:
+            continue
+        now = ctx.clock.now()
+        async with in_transaction():
+            carried, changed = await carry_over(ctx, matter, now)
+            if changed or carried:
+                await audit(matter, actor, "calendar", matter.state, matter.state, now,
+                            years=years, carried_over=carried)
+                moved.append(matter)
+        await catch_up(ctx, matter)
+    return moved
+
+
+async def carry_over(ctx: Context, matter: Matter, now: datetime) -> tuple[list[str], bool]:
+    """Plan the matter anew (policy or calendar changed): mark as done what repeats a done
+    action, and move its node rows. Returns the keys carried over and whether a node moved."""
+    done = await ClockAction.filter(matter=matter).values_list("key", flat=True)
+    actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now + REPLAN_AHEAD)
+    carried = repeats(set(done), actions)
+    await ClockAction.bulk_create([
+        ClockAction(matter=matter, key=a.key, kind=a.kind.value, due_at=a.at, done_at=now,
+                    skipped=True) for a in carried])
+    before = dict(await Node.filter(matter=matter).values_list("key", "due_at"))
+    await refresh_nodes(ctx, matter)
+    await drop_vanished_nodes(ctx, matter, now)
+    after = dict(await Node.filter(matter=matter).values_list("key", "due_at"))
+    return [a.key for a in carried], before != after
 
 
 def repeats(done: set[str], actions: list[Action]) -> list[Action]:

@@ -1,0 +1,42 @@
+"""A small organisation for issue 9's tests: 督查室 initiates the daily and key_work boards;
+水务局 is the responsible unit. 李一 (A post) has SMS and the messenger."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from models import BoardInitiator, Matter, Person, Role, Unit
+from workflow.context import Context
+from workflow.records import Actor
+from workflow.service import MatterDraft, register_matter
+
+PEOPLE = {
+    "ducha": ("区政府督查室", [("陈主任", Role.HEAD, "+8613900000001", None),
+                            ("周干事", Role.SUPERVISOR, "+8613900000002", 9002)]),
+    "water": ("区水务局", [("王局长", Role.HEAD, "+8613800000001", None),
+                         ("刘主任", Role.DIRECTOR, "+8613800000004", None),
+                         ("李一", Role.OPERATOR_A, "+8613800000002", 8002),
+                         ("赵二", Role.OPERATOR_B, "+8613800000003", None)]),
+}
+
+
+@pytest.fixture
+async def org(db):
+    units = {}
+    for key, (name, people) in PEOPLE.items():
+        units[key] = await Unit.create(key=key, name=name)
+        for person, role, phone, chat in people:
+            await Person.create(unit=units[key], name=person, role=role, phone=phone,
+                                telegram_chat_id=chat)
+    for board in ("daily", "key_work"):
+        await BoardInitiator.create(board=board, initiator=units["ducha"])
+    return units
+
+
+async def register(ctx: Context, board: str = "daily", **extra: object) -> Matter:
+    draft = MatterDraft(board=board, title="清理辖区河道垃圾", initiator="ducha", lead="water",
+                        approver="孙区长", approved_on=date(2026, 11, 20), not_classified=True,
+                        **extra)
+    return await register_matter(ctx, draft, Actor(await Person.get(name="周干事"), "web"))
