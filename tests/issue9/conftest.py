@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from models import BoardInitiator, Matter, Person, Role, Unit
+from models import BoardInitiator, Matter, Node, Person, Role, Unit
+from scheduler.rules import node_states
 from workflow.context import Context
+from workflow.facts import matter_facts
+from workflow.holidays import load_calendar
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -40,3 +43,15 @@ async def register(ctx: Context, board: str = "daily", **extra: object) -> Matte
                         approver="孙区长", approved_on=date(2026, 11, 20), not_classified=True,
                         **extra)
     return await register_matter(ctx, draft, Actor(await Person.get(name="周干事"), "web"))
+
+
+async def assert_nodes_agree_with_the_clock(ctx: Context, matter: Matter) -> None:
+    """Every node row has the clock's due time, and every class node has a row (periodic
+    rows are written 40 days ahead of their last refresh, so later ones may lack one)."""
+    matter = await Matter.get(id=matter.id)
+    states = node_states(await matter_facts(matter), ctx.policy, await load_calendar(),
+                         ctx.clock.now() + timedelta(days=40))
+    clock = {s.node.key: s.node.due for s in states}
+    rows = {n.key: n.due_at for n in await Node.filter(matter=matter)}
+    assert rows == {k: clock[k] for k in rows}
+    assert {k for k in clock if k[0] not in "WM"} <= set(rows)

@@ -22,18 +22,16 @@ from aiohttp.test_utils import TestServer
 from models import AuditEntry, ClockAction, Holiday, Matter, Node, Person, ScoreEvent
 from scheduler.calendar import YearSource, package_years
 from scheduler.clock import SHANGHAI, VirtualClock
-from scheduler.rules import node_states
 from service.app import build_app, build_service
 from service.config import Settings
 from service.holidays import holidays_table, import_holidays
 from service.plan import plan_table
 from workflow.chase import run_clock
 from workflow.context import Context
-from workflow.facts import matter_facts
 from workflow.holidays import calendar_warning, calendar_years_status, load_calendar
 from workflow.service import file_feedback
 
-from .conftest import register
+from .conftest import assert_nodes_agree_with_the_clock, register
 
 pytestmark = pytest.mark.skipif(2027 in package_years(), reason="chinesecalendar covers 2027")
 
@@ -53,12 +51,6 @@ def wed_ctx():
 
 async def node_dues(matter: Matter) -> dict[str, datetime]:
     return {n.key: n.due_at for n in await Node.filter(matter=matter)}
-
-
-async def assert_nodes_agree_with_the_clock(ctx: Context, matter: Matter) -> None:
-    states = node_states(await matter_facts(matter), ctx.policy, await load_calendar(),
-                         ctx.clock.now() + timedelta(days=40))
-    assert await node_dues(matter) == {s.node.key: s.node.due for s in states}
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
