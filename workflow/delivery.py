@@ -112,6 +112,7 @@ async def set_channel_preference(person: Person, preference: ChannelPreference |
     async with in_transaction():
         person.channel_preference = preference
         await person.save(update_fields=["channel_preference"])
+        # not in before/after: those columns are a matter's states
         await audit(None, actor, "channel_preference", None, None, now, person=person.id,
-                    before=before.value, after=preference.value)
+                    old=before.value, new=preference.value)
     return True
