@@ -40,7 +40,7 @@ async def plan_table(settings: Settings, code: str, horizon: timedelta,
     actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now + horizon)
     upcoming = [a for a in actions if a.at > now]
     title = (f"{matter.code} {matter.title} ({matter.state.value}): upcoming actions "
-             f"{stamp(now, ctx.tz)} – {stamp(now + horizon, ctx.tz)} ({settings.timezone})\n"
+             f"{stamp(now, ctx.tz)} – {stamp(now + horizon, ctx.tz)} ({settings.timezone}); "
              f"policy: {policy_summary(matter_policy(ctx.policy, matter))}")
     if not upcoming:
         return f"{title}\nnone"

@@ -31,8 +31,25 @@ from scheduler.rules import Kind, local, quiet_end_after
 from workflow.context import Context
 from workflow.records import Actor, audit
 
+PREFERENCE_NAMES = {  # as the org file, the bot and the console name them
+    ChannelPreference.BOTH: "短信和消息都发",
+    ChannelPreference.MESSENGER_FIRST: "消息优先",
+    ChannelPreference.SMS_ONLY: "仅短信",
+}
+PREFERENCES = {p.value: p for p in ChannelPreference} | {
+    name: p for p, name in PREFERENCE_NAMES.items()} | {
+    "都发": ChannelPreference.BOTH, "机器人优先": ChannelPreference.MESSENGER_FIRST,
+    "短信": ChannelPreference.SMS_ONLY}
 EVERY_CHANNEL = {Kind.ASSIGNED.value}  # R3: the assignment notice reaches every channel
 MESSENGER = "telegram"
+
+
+def parse_preference(text: str) -> ChannelPreference:
+    preference = PREFERENCES.get(text.strip().lower())
+    if preference is None:
+        known = "、".join(f"{name}（{p.value}）" for p, name in PREFERENCE_NAMES.items())
+        raise ValueError(f"未知接收方式“{text}”（可填：{known}）")
+    return preference
 
 
 def channel_for(person: Person, kind: str) -> str | None:

@@ -120,7 +120,7 @@ async def test_r12_issue9_part5_the_urges_go_on_where_they_were(org, ctx, clock)
 async def test_r12_issue9_part5_plan_shows_the_matters_own_policy(org, ctx, clock):
     matter = await register(ctx)
     table = await plan_table(WORKING_DAYS, matter.code, timedelta(days=3), clock)
-    assert "policy: working_days=no" in table.splitlines()[1]
+    assert "; policy: working_days=no" in table.splitlines()[0]
 
 
 async def test_issue9_part5_replan_command_checks_its_arguments(org, ctx, clock):

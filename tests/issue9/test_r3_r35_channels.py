@@ -149,3 +149,22 @@ async def test_issue9_part4_a_preference_change_is_audited(org):
     assert entry.detail == {"person": person.id, "old": "both", "new": "sms_only"}
     assert entry.actor_label == "周干事" and entry.channel == "web"
     assert (await Person.get(id=person.id)).channel_preference is ChannelPreference.SMS_ONLY
+
+
+async def test_issue9_part4_the_org_file_sets_the_preference_and_an_empty_cell_keeps_it(
+        db, tmp_path):
+    from service.org_import import import_file
+
+    path = tmp_path / "org.csv"
+    path.write_text("单位编码,单位名称,姓名,角色,手机号,接收方式\n"
+                    "water,区水务局,李一,A岗,13800000002,消息优先\n"
+                    "water,区水务局,赵二,B岗,13800000003,sms_only\n"
+                    "water,区水务局,王五,工作人员,13800000005,微信\n", encoding="utf-8")
+    report = await import_file(path)
+    assert [r.row for r in report.rejected] == [4] and "微信" in report.rejected[0].reason
+    assert (await Person.get(name="李一")).channel_preference is ChannelPreference.MESSENGER_FIRST
+    assert (await Person.get(name="赵二")).channel_preference is ChannelPreference.SMS_ONLY
+    path.write_text("单位编码,单位名称,姓名,角色,手机号,接收方式\n"
+                    "water,区水务局,李一,A岗,13800000002,\n", encoding="utf-8")
+    await import_file(path)
+    assert (await Person.get(name="李一")).channel_preference is ChannelPreference.MESSENGER_FIRST
