@@ -140,3 +140,15 @@ def test_issue9_part5_a_snapshot_survives_fields_added_or_removed():
     data.pop("cadence")
     data["some_future_field"] = ["reviewer", "approver"]
     assert policy_from_json(data) == replace(bp, cadence=BoardPolicy(Board.KEY_WORK).cadence)
+
+
+async def test_r12_issue9_part5_a_matter_from_before_snapshots_gets_one_at_the_first_tick(
+        org, ctx, clock):
+    matter = await register(ctx)
+    await Matter.filter(id=matter.id).update(policy=None)  # as the 0006 migration leaves it
+    await run_clock(ctx)
+    assert (await Matter.get(id=matter.id)).policy == policy_to_json(ctx.policy.board("daily"))
+    ctx.policy = WORKING_DAYS.policy()
+    await run_clock(ctx)
+    snapshot = policy_from_json((await Matter.get(id=matter.id)).policy)
+    assert snapshot.working_days is False
