@@ -27,12 +27,10 @@ PEOPLE = {
 
 @pytest.fixture
 async def org(db):
-    units = {}
-    for key, (name, people) in PEOPLE.items():
-        units[key] = await Unit.create(key=key, name=name)
-        for person, role, phone, chat in people:
-            await Person.create(unit=units[key], name=person, role=role, phone=phone,
-                                telegram_chat_id=chat)
+    units = {key: await Unit.create(key=key, name=name) for key, (name, _) in PEOPLE.items()}
+    await Person.bulk_create([
+        Person(unit=units[key], name=name, role=role, phone=phone, telegram_chat_id=chat)
+        for key, (_, people) in PEOPLE.items() for name, role, phone, chat in people])
     for board in ("daily", "key_work"):
         await BoardInitiator.create(board=board, initiator=units["ducha"])
     return units
