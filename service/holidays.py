@@ -14,6 +14,7 @@ and the report names every bad row. An import replaces each year the file covers
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -170,7 +171,7 @@ def parse_dates(text: str) -> tuple[date, date]:
     mark = next((m for m in RANGE_MARKS if m in text), None)
     parts = text.split(mark) if mark else [text]
     try:
-        days = [date.fromisoformat(p.strip()) for p in parts]
+        days = [one_date(p) for p in parts]
     except ValueError:
         raise ValueError(f"日期“{text}”无法识别：写成 2027-01-01，"
                          "或连续放假写成 2027-02-06~2027-02-12") from None
@@ -180,6 +181,18 @@ def parse_dates(text: str) -> tuple[date, date]:
     if (last - first).days >= LONGEST_RUN:
         raise ValueError(f"日期范围“{text}”超过 {LONGEST_RUN} 天，请核对")
     return first, last
+
+
+DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                  r"(?:\s+00:00(?::00)?)?")  # Excel's date cells read as "2027-01-01 00:00:00"
+
+
+def one_date(text: str) -> date:
+    """2027-01-01, 2027/1/1, 2027.1.1 or 2027年1月1日."""
+    found = DATE.fullmatch(text.strip())
+    if not found:
+        raise ValueError(text)
+    return date(*(int(g) for g in found.groups()))
 
 
 SOURCE_NAMES = {YearSource.IMPORTED: "已导入", YearSource.PACKAGE: "软件包数据",

@@ -187,3 +187,17 @@ async def test_r6_issue9_part2_healthz_warns_of_a_missing_year_from_1_november(d
         body = await response.json()
     assert body["calendar"] == {"missing_years": missing}
     assert await calendar_warning(today) == {"missing_years": missing}
+
+
+async def test_r6_issue9_part2_an_excel_notice_with_date_cells_and_chinese_dates(db, tmp_path):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["日期", "类型", "名称"])
+    sheet.append([datetime(2027, 1, 1), "放假", "元旦"])  # a real Excel date cell
+    sheet.append(["2027年2月6日~2027年2月12日", "放假", "春节"])
+    sheet.append(["2027/2/14", "上班", "春节"])
+    workbook.save(tmp_path / "2027.xlsx")
+    report = await import_holidays(SETTINGS, tmp_path / "2027.xlsx", VirtualClock(WED))
+    assert not report.rejected and await Holiday.filter(year=2027).count() == 9
