@@ -129,7 +129,7 @@ def build_app(service: Service) -> web.Application:
             "status": "ok", "instance": service.settings.instance, "pending": pending,
             "unknown_outcome": unknown,
             "channels": {n: c.health() for n, c in service.channels.items()},
-            "calendar": await calendar_warning(service.ctx.clock.now().astimezone(service.ctx.tz).date())})
+            "calendar": await calendar_warning(service.ctx)})
 
     app.add_routes([web.get("/healthz", healthz), *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from models import Holiday
 from scheduler.calendar import ChineseWorkCalendar, YearSource, missing_years, package_years
+from workflow.context import Context
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ async def calendar_years_status(today: date) -> list[YearStatus]:
             for y in range(min(years), max(years) + 1)]
 
 
-async def calendar_warning(today: date) -> dict[str, list[int]]:
+async def calendar_warning(ctx: Context) -> dict[str, list[int]]:
     """For /healthz: this year, and next year from 1 November, when it has no data."""
+    today = ctx.clock.now().astimezone(ctx.tz).date()
     return {"missing_years": missing_years(await load_calendar(), today)}

@@ -431,7 +431,7 @@ async def refresh_nodes(ctx: Context, matter: Matter) -> Node | None:
             row = await Node.create(matter=matter, key=state.node.key, due_at=state.node.due,
                                     satisfied_at=state.satisfied_at)
         elif (before, row.due_at) != (state.satisfied_at, state.node.due):
-            # the due time moves only when the matter is replanned on a new policy
+            # a due time moves only on a replan or an imported holiday notice
             row.satisfied_at, row.due_at = state.satisfied_at, state.node.due
             await row.save(update_fields=["satisfied_at", "due_at"])
         if state.satisfied_at == now and before != now:

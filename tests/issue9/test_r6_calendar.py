@@ -186,7 +186,7 @@ async def test_r6_issue9_part2_healthz_warns_of_a_missing_year_from_1_november(d
             http.get(server.make_url("/healthz")) as response:
         body = await response.json()
     assert body["calendar"] == {"missing_years": missing}
-    assert await calendar_warning(today) == {"missing_years": missing}
+    assert await calendar_warning(service.ctx) == {"missing_years": missing}
 
 
 async def test_r6_issue9_part2_an_excel_notice_with_date_cells_and_chinese_dates(db, tmp_path):
