@@ -36,6 +36,7 @@ from aiohttp import web
 
 from bot.identity import Linked
 from bot.routers import buttons, linking, replies, supervisor
+from bot.routers import settings as preferences
 from bot.routers.new_matter import Register
 from bot.texts import say
 from dispatch.channel import InboundSink
@@ -76,6 +77,7 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         clock=clock,
         tz=ZoneInfo(settings.timezone),
         callback_secret=tg.callback_secret,
+        fallback_hours=settings.sms_fallback_hours,  # /settings tells people (issue 9)
         register=register or service_register(settings.context(clock)),
     )
     dispatcher.include_routers(linking.router(), linked(), linking.fallback())
@@ -88,7 +90,8 @@ def linked() -> Router:
     r = Router(name="linked")
     r.message.filter(Linked())
     r.callback_query.filter(Linked())
-    r.include_routers(supervisor.router(), buttons.router(), replies.router())
+    r.include_routers(supervisor.router(), preferences.router(), buttons.router(),
+                      replies.router())
     return r
 
 

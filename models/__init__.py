@@ -1,6 +1,7 @@
 """The database model (tortoise-orm). Every instant is stored in UTC."""
 
 from models.bot import DialogState
+from models.calendar import Holiday
 from models.matter import (
     Application,
     ApplicationKind,
@@ -24,13 +25,16 @@ from models.messages import (
     OutboundMessage,
     ProviderId,
     ShortNumber,
+    SmsFallback,
     storable_provider_id,
 )
-from models.org import BoardInitiator, Person, Role, Unit
+from models.org import BoardInitiator, ChannelPreference, Person, Role, Unit
 
 __all__ = [
     "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ClockAction", "ConsentAttempt", "DevDelivery", "DialogState", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
+    "ChannelPreference", "ClockAction", "ConsentAttempt", "DevDelivery", "DialogState",
+    "Feedback", "Holiday", "InboundMessage", "LinkCode", "Matter", "MatterState",
+    "SmsFallback",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList", "storable_provider_id",
 ]

@@ -52,6 +52,9 @@ class Matter(Model):
     # matters due by now. Too early is harmless (one recomputation); it is never too late,
     # because every change that can bring an action forward recomputes it (catch_up).
     next_action_at = fields.DatetimeField(null=True, db_index=True)
+    # The board policy the matter was registered (or last replanned) under, as JSON: the
+    # clock follows it, so a settings change never reschedules what was already done.
+    policy = fields.JSONField(null=True)
 
     class Meta:
         table = "matter"

@@ -163,3 +163,16 @@ class DevDelivery(Model):
 
     class Meta:
         table = "dev_delivery"
+
+
+class SmsFallback(Model):
+    """A messenger message to a `messenger_first` person that goes by SMS too unless the
+    person reads it (answers about its matter, or presses a button) by `due_at`."""
+
+    id = fields.IntField(primary_key=True)
+    message = fields.OneToOneField("models.OutboundMessage", related_name="sms_fallback")
+    due_at = fields.DatetimeField(db_index=True)
+    outcome = fields.CharField(max_length=16, null=True)  # sent | read | failed_over | no_sms
+
+    class Meta:
+        table = "sms_fallback"

@@ -18,6 +18,14 @@ class Role(StrEnum):
     STAFF = "staff"
 
 
+class ChannelPreference(StrEnum):
+    """Which channels a person's messages go on (the R3 assignment notice: every channel)."""
+
+    BOTH = "both"  # SMS and the messenger, as before preferences existed (the default)
+    MESSENGER_FIRST = "messenger_first"  # messenger; SMS if it fails or is not read in N h
+    SMS_ONLY = "sms_only"
+
+
 class Unit(Model):
     """A government unit (单位): responsible unit or initiator."""
 
@@ -40,6 +48,8 @@ class Person(Model):
     phone = fields.CharField(max_length=20, null=True, unique=True)  # E.164
     telegram_chat_id = fields.BigIntField(null=True, unique=True)
     active = fields.BooleanField(default=True)
+    channel_preference = fields.CharEnumField(ChannelPreference, max_length=16,
+                                              default=ChannelPreference.BOTH)
 
     class Meta:
         table = "person"

@@ -6,10 +6,11 @@ lives here as plain data; the clock in `scheduler.rules` reads nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import time, timedelta
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 
 class Board(StrEnum):
@@ -158,3 +159,69 @@ class Policy:
 
     def board(self, board: str) -> BoardPolicy:
         return self.boards[Board(board)]
+
+
+# ---------------------------------------------------------------------------------------
+# A board policy as JSON: each matter keeps the policy it was registered under.
+
+
+def policy_to_json(bp: BoardPolicy) -> dict[str, Any]:
+    """Every field of the policy, whatever fields it has, as plain JSON."""
+    return {f.name: to_json(getattr(bp, f.name)) for f in fields(bp)}
+
+
+def policy_from_json(data: dict[str, Any]) -> BoardPolicy:
+    """The policy back; a field the snapshot lacks (added since) takes its default, a field
+    the class no longer has is ignored."""
+    hints = get_type_hints(BoardPolicy)
+    known = {f.name for f in fields(BoardPolicy)}
+    return BoardPolicy(**{name: from_json(hints[name], value)
+                          for name, value in data.items() if name in known})
+
+
+def to_json(value: Any) -> Any:
+    if is_dataclass(value):
+        return {f.name: to_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, timedelta):
+        return {"seconds": value.total_seconds()}
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(hint: Any, value: Any) -> Any:
+    """`value` read back as the type `hint` (a field annotation of BoardPolicy)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        if value is None:
+            return None
+        return from_json(next(a for a in args if a is not type(None)), value)
+    if origin is dict:
+        return {k: from_json(args[1], v) for k, v in value.items()}
+    if origin in (tuple, list):
+        items = [from_json(args[0], v) for v in value]
+        return tuple(items) if origin is tuple else items
+    if is_dataclass(hint):
+        hints = get_type_hints(hint)
+        return hint(**{k: from_json(hints[k], v) for k, v in value.items() if k in hints})
+    if hint is timedelta:
+        return timedelta(seconds=value["seconds"])
+    if hint is time:
+        return time.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(value)
+    return value
+
+
+def policy_summary(bp: BoardPolicy) -> str:
+    """One line for `duban plan` and the console: the fields that differ by board."""
+    ack = f"{bp.ack_resend_after.total_seconds() / 3600:g}h" if bp.ack_resend_after else "off"
+    return (f"working_days={'yes' if bp.working_days else 'no'}, overdue={bp.overdue}, "
+            f"cadence={bp.cadence}, month_end_remind_days={bp.month_end_remind_days}, "
+            f"ack_resend={ack}")

@@ -24,8 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from scheduler.calendar import (
-    CalendarRangeError,
-    WeekdayCalendar,
     WorkCalendar,
     add_workdays,
     last_workday_on_or_before,
@@ -128,6 +126,8 @@ class MatterFacts:
     closed_at: datetime | None = None
     continuing_since: datetime | None = None  # R18: extension approved
     continuing_until: datetime | None = None  # the extended deadline
+    # The board policy the matter was registered under (None: the deployment's current one).
+    policy: BoardPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ def node_states(f: MatterFacts, policy: Policy, cal: WorkCalendar,
                 horizon: datetime) -> list[NodeState]:
     """The matter's deadlines in the order they are chased, each with when it was
     satisfied (None: still open)."""
-    return satisfy(walk(f, policy.board(f.board), cal, horizon), f.reports)
+    return satisfy(walk(f, board_policy(f, policy), cal, horizon), f.reports)
 
 
 def satisfied_keys(f: MatterFacts, policy: Policy, cal: WorkCalendar,
@@ -464,7 +464,7 @@ def plan(f: MatterFacts, policy: Policy, cal: WorkCalendar, horizon: datetime) -
     """Every automatic action of the matter up to `horizon`, in time order."""
     if f.assigned_at is None:
         return []
-    bp = policy.board(f.board)
+    bp = board_policy(f, policy)
     actions = assignment_actions(f, bp)
     actions += node_actions(f, bp, cal, horizon)
     actions += accountability(actions)
@@ -475,6 +475,11 @@ def plan(f: MatterFacts, policy: Policy, cal: WorkCalendar, horizon: datetime) -
     actions = [a for a in actions if still_wanted(a, f) and a.at <= horizon + DAY]
     actions = apply_quiet_hours(actions, policy.quiet_hours)
     return sorted((a for a in actions if a.at <= horizon), key=lambda a: (a.at, a.key))
+
+
+def board_policy(f: MatterFacts, policy: Policy) -> BoardPolicy:
+    """The matter's own policy snapshot; the deployment's for a matter without one."""
+    return f.policy or policy.board(f.board)
 
 
 def assignment_actions(f: MatterFacts, bp: BoardPolicy) -> list[Action]:
@@ -548,15 +553,9 @@ def quarters(first: date, last: date) -> Iterator[tuple[int, int]]:
 
 
 def quarter_days(cal: WorkCalendar, year: int, quarter: int) -> tuple[date, date]:
-    """The quarter's due day and its reminder day (3 working days before). Past the
-    statutory calendar's data they are counted Monday to Friday: a reminder on an
-    approximate day is better than a clock that stops (deadlines never do this)."""
-    try:
-        due_day = quarter_due_day(cal, year, quarter)
-        return due_day, workdays_before(cal, due_day, 3)
-    except CalendarRangeError:
-        due_day = quarter_due_day(WeekdayCalendar(), year, quarter)
-        return due_day, workdays_before(WeekdayCalendar(), due_day, 3)
+    """The quarter's due day and its reminder day (3 working days before)."""
+    due_day = quarter_due_day(cal, year, quarter)
+    return due_day, workdays_before(cal, due_day, 3)
 
 
 def quarter_due_day(cal: WorkCalendar, year: int, quarter: int) -> date:

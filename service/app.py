@@ -27,6 +27,7 @@ from sms_gateway.ratelimit import Limit, RateLimiter
 from sms_gateway.webhooks import RedactingAccessLogger
 from workflow.chase import run_clock
 from workflow.context import Context
+from workflow.holidays import calendar_warning
 from workflow.states import OPEN
 
 log = logging.getLogger("duban")
@@ -127,7 +128,8 @@ def build_app(service: Service) -> web.Application:
     app = web.Application()
 
     async def healthz(request: web.Request) -> web.Response:
-        return await health(service.ctx.clock, service.settings.instance, service.channels)
+        return await health(service.ctx.clock, service.settings.instance, service.channels,
+                            calendar=await calendar_warning(service.ctx))
 
     app.add_routes([web.get("/healthz", healthz), *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":

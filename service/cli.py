@@ -96,7 +96,27 @@ def build_parser() -> argparse.ArgumentParser:
     command("simulate", "Rehearse a scenario on a virtual clock and print what would be sent "
             "(docs: simulate-contract.md).", run_simulate,
             ("scenario", "a YAML or JSON scenario file"))
+    add_holiday_commands(commands)
+    add_replan_command(commands)
     return parser
+
+
+def add_holiday_commands(commands: argparse._SubParsersAction) -> None:
+    holidays = commands.add_parser("holidays", help="the working-day calendar (R6)")
+    actions = holidays.add_subparsers(dest="holidays_command", required=True)
+    load = actions.add_parser("import", help="load a holiday notice (CSV, XLSX or YAML)")
+    load.add_argument("file")
+    load.set_defaults(run=run_holidays_import)
+    show = actions.add_parser("list", help="each year's source and the imported days")
+    show.add_argument("--year", type=int)
+    show.set_defaults(run=run_holidays_list)
+
+
+def add_replan_command(commands: argparse._SubParsersAction) -> None:
+    replan = commands.add_parser("replan", help="put open matters on the current board policy")
+    replan.add_argument("--board")
+    replan.add_argument("--matter", help="a matter's code")
+    replan.set_defaults(run=run_replan)
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -192,6 +212,36 @@ def run_link_code(args: argparse.Namespace) -> int:
         return 1
     print(f"link code {code} queued by SMS to {args.phone}; valid for 24 hours")
     return 0
+
+
+def run_holidays_import(args: argparse.Namespace) -> int:
+    from service.holidays import import_holidays
+
+    settings = settings_of(args)
+    report = asyncio.run(with_database(settings, import_holidays(settings, args.file)))
+    print(report.text())
+    return 1 if report.rejected else 0
+
+
+def run_holidays_list(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from scheduler.clock import SHANGHAI
+    from service.holidays import holidays_table
+
+    today = datetime.now(SHANGHAI).date()
+    print(asyncio.run(with_database(settings_of(args), holidays_table(args.year, today))))
+    return 0
+
+
+def run_replan(args: argparse.Namespace) -> int:
+    from service.replan import replan_command
+
+    settings = settings_of(args)
+    code, text = asyncio.run(with_database(settings, replan_command(settings, args.board,
+                                                                    args.matter)))
+    print(text, file=sys.stderr if code else sys.stdout)
+    return code
 
 
 def run_simulate(args: argparse.Namespace) -> int:

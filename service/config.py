@@ -28,6 +28,7 @@ from scheduler.policy import (
     default_policies,
 )
 from workflow.context import Context
+from workflow.holidays import load_calendar
 
 MIN_SECRET_LENGTH = 16
 DEFAULT_CALLBACK_SECRET = "change-me"
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     # in production: /dev/sms shows every message and replies as any phone.
     development: bool = False
     allow_dev_on_public_host: bool = False  # development mode on a non-loopback host, knowingly
+    sms_fallback_hours: float = Field(default=4.0, gt=0)  # messenger_first: SMS if unread
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
@@ -148,8 +150,17 @@ class Settings(BaseSettings):
         built from settings): clock, policies, calendar, time zone, SMS signature."""
         # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
         signature = "" if self.sms_provider == "aliyun" else self.sms.signature
-        return build_context(clock or SystemClock(), self.boards, self.quiet_hours,
-                             self.timezone, signature)
+        ctx = build_context(clock or SystemClock(), self.boards, self.quiet_hours,
+                            self.timezone, signature)
+        ctx.sms_fallback_after = timedelta(hours=self.sms_fallback_hours)
+        return ctx
+
+    async def loaded_context(self, clock: Clock | None = None) -> Context:
+        """`context` with the database's part, the imported holiday notices (R6): for the
+        commands that plan or register; the serving tick reloads the calendar itself."""
+        ctx = self.context(clock)
+        ctx.calendar = await load_calendar()
+        return ctx
 
 
 def build_policy(overrides: dict[Board, BoardOverride], quiet_hours: str | None) -> Policy:

@@ -23,10 +23,13 @@ log = logging.getLogger("duban.health")
 QUERY_TIMEOUT = 2.0  # seconds: a health check must answer quickly, also when the DB hangs
 
 
-async def health(clock: Clock, instance: str, channels: dict[str, Channel]
-                 ) -> web.Response:
+async def health(clock: Clock, instance: str, channels: dict[str, Channel],
+                 calendar: dict[str, list[int]] | None = None) -> web.Response:
+    """`calendar`: the years a working-day board counts without data (R6), a warning only."""
     body: dict[str, Any] = {"instance": instance,
                             "channels": {n: channel_state(c.health()) for n, c in channels.items()}}
+    if calendar is not None:
+        body["calendar"] = calendar
     healthy = all(c["state"] != "down" for c in body["channels"].values())
     try:
         counts = await asyncio.wait_for(message_counts(clock), QUERY_TIMEOUT)

@@ -24,9 +24,10 @@ from openpyxl.utils.exceptions import InvalidFileException
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import BoardInitiator, Person, Role, Unit
+from models import BoardInitiator, ChannelPreference, Person, Role, Unit
 from scheduler.policy import BOARD_NAMES, Board
 from sms_gateway.text import to_e164
+from workflow.delivery import parse_preference
 
 COLUMNS = {  # field -> accepted headers, compared case-insensitively; the Chinese one last
     "unit_key": ("unit_key", "单位编码"),
@@ -36,6 +37,7 @@ COLUMNS = {  # field -> accepted headers, compared case-insensitively; the Chine
     "phone": ("phone", "手机号"),
     "telegram": ("telegram", "telegram_id", "telegram id"),
     "boards": ("boards", "立项版块"),
+    "channel": ("channel", "channel_preference", "接收方式"),  # issue 9 part 4
 }
 REQUIRED = ("unit_key", "unit_name", "name", "role", "phone")
 ROLE_NAMES = {
@@ -78,6 +80,7 @@ class Row:
     phone: str  # E.164
     telegram: int | None
     boards: tuple[Board, ...]
+    channel: ChannelPreference | None = None  # None: keep what is on record
 
 
 class Rejected(NamedTuple):
@@ -233,10 +236,11 @@ def parse_row(number: int, cells: dict[str, str]) -> Row:
     phone = collect(problems, parse_phone, cells["phone"])
     telegram = collect(problems, parse_telegram, cells.get("telegram", ""))
     boards = collect(problems, parse_boards, cells.get("boards", ""))
+    channel = collect(problems, parse_channel, cells.get("channel", ""))
     if problems:
         raise RowProblem("；".join(problems))
     return Row(number, cells["unit_key"], cells["unit_name"], cells["name"], role, phone,
-               telegram, boards)
+               telegram, boards, channel)
 
 
 def text_problem(column: str, text: str, limit: int) -> str | None:
@@ -284,6 +288,14 @@ def parse_telegram(text: str) -> int | None:
     if number not in TELEGRAM_IDS:
         raise RowProblem(f"Telegram ID“{text}”超出范围")
     return number
+
+
+def parse_channel(text: str) -> ChannelPreference | None:
+    """Empty keeps the preference on record (people also set it with the bot's /settings)."""
+    try:
+        return parse_preference(text) if text else None
+    except ValueError as exc:
+        raise RowProblem(str(exc)) from None
 
 
 def parse_boards(text: str) -> tuple[Board, ...]:
@@ -436,6 +448,8 @@ async def save_person(row: Row, unit: Unit, person: Person | None, tally: Tally)
     # An empty cell keeps the ID: people also link their chat through the bot.
     if row.telegram is not None:
         values["telegram_chat_id"] = row.telegram
+    if row.channel is not None:
+        values["channel_preference"] = row.channel
     if person is None:
         tally.created += 1
         await Person.create(**values)

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from models import Matter
 from scheduler.clock import Clock
+from scheduler.policy import policy_summary
 from scheduler.rules import Action, Audience, plan
 from service.config import Settings
 from service.register import matter_code
-from workflow.facts import matter_facts
+from workflow.facts import matter_facts, matter_policy
 from workflow.recipients import audience_people
 
 HEADER = ("time", "kind", "audience → people", "node", "reason")
@@ -29,7 +30,7 @@ class UnknownMatter(ValueError):
 async def plan_table(settings: Settings, code: str, horizon: timedelta,
                      clock: Clock | None = None) -> str:
     """The actions with now < at <= now + horizon, times in the deployment's time zone."""
-    ctx = settings.context(clock)
+    ctx = await settings.loaded_context(clock)
     matter = await Matter.get_or_none(code=lookup_code(code))
     if matter is None:
         raise UnknownMatter(f"no matter with code {code!r}")
@@ -37,7 +38,8 @@ async def plan_table(settings: Settings, code: str, horizon: timedelta,
     actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now + horizon)
     upcoming = [a for a in actions if a.at > now]
     title = (f"{matter.code} {matter.title} ({matter.state.value}): upcoming actions "
-             f"{stamp(now, ctx.tz)} – {stamp(now + horizon, ctx.tz)} ({settings.timezone})")
+             f"{stamp(now, ctx.tz)} – {stamp(now + horizon, ctx.tz)} ({settings.timezone}); "
+             f"policy: {policy_summary(matter_policy(ctx.policy, matter))}")
     if not upcoming:
         return f"{title}\nnone"
     names = await people_names(matter, {a.audience for a in upcoming})

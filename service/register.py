@@ -78,7 +78,8 @@ def read_matter(path: str | Path) -> MatterDraft:
 
 async def register_file(settings: Settings, path: str | Path,
                         clock: Clock | None = None) -> Matter:
-    return await register_matter(settings.context(clock), read_matter(path), Actor(None, "cli"))
+    return await register_matter(await settings.loaded_context(clock), read_matter(path),
+                                 Actor(None, "cli"))
 
 
 REFUSALS = {  # why the workflow refused a registration, for the person at the terminal

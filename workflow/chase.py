@@ -14,15 +14,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import enqueue
 from models import ClockAction, Matter, Node, Person, Role, Unit, YearEndList
 from scheduler.policy import BOARD_NAMES, Board
 from scheduler.rules import Action, Effect, Kind, plan, year_end_lists
 from workflow import recipients
 from workflow.context import Context
-from workflow.facts import matter_facts
+from workflow.delivery import deliver
+from workflow.facts import matter_facts, matter_policy
 from workflow.records import CLOCK, add_score, audit, move
 from workflow.states import FINISHED, OPEN, Event
+from workflow.upkeep import before_tick
 
 log = logging.getLogger("duban.clock")
 
@@ -79,7 +80,7 @@ async def carry_out(ctx: Context, matter: Matter, action: Action, now: datetime,
             await apply_effect(matter, action, now)
             people = await recipients.audience_people(matter, action.audience)
             context = await message_context(ctx, matter) | action_context(ctx, action)
-            await enqueue(kind=action.kind.value, people=people, context=context,
+            await deliver(ctx, kind=action.kind.value, people=people, context=context,
                           due_at=action.at, now=now, matter=matter,
                           dedup=f"{matter.id}:{action.key}")
     except IntegrityError:
@@ -101,7 +102,7 @@ async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
     first = await Node.get_or_none(matter=matter, key="1d")
     return {
         # R6: on a board counting working days, "24 hours" would mislead; name the time.
-        "working_days": ctx.policy.board(matter.board).working_days,
+        "working_days": matter_policy(ctx.policy, matter).working_days,
         "first_due": local_text(ctx, first.due_at) if first else "",
         "code": matter.code, "title": matter.title, "board": matter.board,
         "board_name": BOARD_NAMES[Board(matter.board)], "lead": lead.name,
@@ -125,6 +126,7 @@ def local_text(ctx: Context, instant: datetime) -> str:
 
 async def run_clock(ctx: Context) -> int:
     """One tick: every open matter catches up, and the year-end lists go out (R23)."""
+    await before_tick(ctx)
     count = 0
     due = Q(next_action_at__lte=ctx.clock.now()) | Q(next_action_at=None)
     for matter in await Matter.filter(due, state__in=list(OPEN)).order_by("id"):
@@ -157,7 +159,7 @@ async def year_end_list(ctx: Context, key: str, at: datetime, now: datetime) -> 
                 people = await year_end_recipients(initiator_id)
                 context = {"reason": "year_end", "matters": [
                     {"code": m.code, "title": m.title, "state": m.state.value} for m in matters]}
-                await enqueue(kind=Kind.REMIND.value, people=people, context=context, due_at=at,
+                await deliver(ctx, kind=Kind.REMIND.value, people=people, context=context, due_at=at,
                               now=now, dedup=f"{key}:{initiator_id}")
     except IntegrityError:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.calendar import ChineseWorkCalendar, WorkCalendar
@@ -17,3 +18,4 @@ class Context:
     calendar: WorkCalendar = field(default_factory=ChineseWorkCalendar)
     tz: ZoneInfo = SHANGHAI
     sms_signature: str = "【督办】"
+    sms_fallback_after: timedelta = timedelta(hours=4)  # messenger_first: SMS if unread

@@ -15,7 +15,6 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import enqueue
 from models import (
     Application,
     ApplicationKind,
@@ -30,13 +29,14 @@ from models import (
     Role,
     Unit,
 )
-from scheduler.policy import BOARD_PREFIX, Approval, Board
+from scheduler.policy import BOARD_PREFIX, Approval, Board, policy_to_json
 from scheduler.rules import Audience, Kind, node_states, registration_due, walk
 from workflow import recipients
 from workflow.chase import catch_up, local_text, message_context
 from workflow.context import Context
+from workflow.delivery import deliver
 from workflow.errors import Refused
-from workflow.facts import matter_facts
+from workflow.facts import matter_facts, matter_policy
 from workflow.permissions import Action, may
 from workflow.records import Actor, add_score, audit, move
 from workflow.states import FINISHED, Event
@@ -80,6 +80,7 @@ async def register_matter(ctx: Context, draft: MatterDraft, actor: Actor) -> Mat
         matter = await Matter.create(
             code=draft.code or await next_code(board), title=draft.title, source=draft.source,
             board=board.value, klass=draft.klass, deadline=draft.deadline, initiator=initiator,
+            policy=policy_to_json(ctx.policy.board(board)),
             lead=lead, approver=draft.approver, approved_on=draft.approved_on,
             not_classified=True, service_object=draft.service_object or None,
             state=MatterState.ASSIGNED, created_at=now, assigned_at=now)
@@ -198,7 +199,7 @@ async def request_extension(ctx: Context, matter: Matter, person: Person, channe
 async def last_deadline(ctx: Context, matter: Matter) -> datetime:
     if matter.continuing_until:
         return matter.continuing_until
-    nodes = walk(await matter_facts(matter), ctx.policy.board(matter.board), ctx.calendar,
+    nodes = walk(await matter_facts(matter), matter_policy(ctx.policy, matter), ctx.calendar,
                  ctx.clock.now())
     class_nodes = [n for n in nodes if n.reason == "node"]
     return max(n.due for n in class_nodes)
@@ -277,7 +278,7 @@ async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Pe
     unit = await person.unit
     context = await message_context(ctx, matter) | {
         "reason": what, "body": text, "sender": person.name, "sender_unit": unit.name, **extra}
-    await enqueue(kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
+    await deliver(ctx, kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
                   matter=matter)
 
 
@@ -351,7 +352,7 @@ async def review_completion(ctx: Context, matter: Matter, application: Applicati
         leaders = await recipients.audience_people(matter, Audience.INITIATOR_LEADER)
         context = await message_context(ctx, matter) | {"reason": "review_done",
                                                        "sender": person.name}
-        await enqueue(kind=Kind.FEEDBACK, people=leaders, context=context, due_at=now, now=now,
+        await deliver(ctx, kind=Kind.FEEDBACK, people=leaders, context=context, due_at=now, now=now,
                       matter=matter)
 
 
@@ -481,7 +482,7 @@ async def tell_unit(ctx: Context, matter: Matter, kind: Kind, now: datetime, **e
                     ) -> None:
     people = await recipients.audience_people(matter, Audience.RESPONSIBLE)
     context = await message_context(ctx, matter) | extra
-    await enqueue(kind=kind, people=people, context=context, due_at=now, now=now, matter=matter)
+    await deliver(ctx, kind=kind, people=people, context=context, due_at=now, now=now, matter=matter)
 
 
 async def refresh_nodes(ctx: Context, matter: Matter) -> Node | None:
@@ -497,9 +498,10 @@ async def refresh_nodes(ctx: Context, matter: Matter) -> Node | None:
         if row is None:
             row = await Node.create(matter=matter, key=state.node.key, due_at=state.node.due,
                                     satisfied_at=state.satisfied_at)
-        elif before != state.satisfied_at:
-            row.satisfied_at = state.satisfied_at
-            await row.save(update_fields=["satisfied_at"])
+        elif (before, row.due_at) != (state.satisfied_at, state.node.due):
+            # a due time moves only on a replan or an imported holiday notice
+            row.satisfied_at, row.due_at = state.satisfied_at, state.node.due
+            await row.save(update_fields=["satisfied_at", "due_at"])
         if state.satisfied_at == now and before != now:
             fresh = row
     return fresh

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.calendar import (
-    CalendarRangeError,
     ChineseWorkCalendar,
     add_workdays,
     workdays_before,
@@ -181,16 +180,15 @@ def uncovered(year: int) -> bool:
 
 
 @pytest.mark.skipif(not uncovered(2027), reason="the installed calendar data covers 2027")
-def test_r6_counting_into_2027_is_a_calendar_range_error_that_says_so():
-    with pytest.raises(CalendarRangeError) as caught:
-        CAL.is_workday(date(2027, 1, 4))
-    message = str(caught.value)
-    assert "2027-01-04" in message and "chinesecalendar" in message
-    assert isinstance(caught.value, ValueError)
-    # A working-day board whose 3d node crosses into 2027 refuses to guess.
+def test_r6_issue9_part2_past_the_package_data_a_year_counts_monday_to_friday():
+    """Issue 9 part 2: a year without data counts Monday-Friday, never refuses or raises."""
+    assert CAL.is_workday(date(2027, 1, 4)) and not CAL.is_workday(date(2027, 1, 2))
     policy = policy_with("key_work", working_days=True)
-    with pytest.raises(CalendarRangeError, match="2027-01-0"):
-        run(facts(at=sh(2026, 12, 30, 10)), sh(2027, 1, 20), policy)
+    nodes = {n.key: n.due for n in walk(facts(at=sh(2026, 12, 30, 10)),
+                                        policy.board("key_work"), CAL, sh(2027, 1, 20))}
+    # Wed 30 Dec + 3 working days: Thu 31 Dec, (1 Jan 2027 is a Friday, no data: counted
+    # as a working day), Mon 4 Jan.
+    assert nodes["3d"] == sh(2027, 1, 4, 10)
     # Calendar-time boards never consult the data.
     assert run(facts(at=sh(2026, 12, 30, 10)), sh(2027, 1, 20))
 

@@ -1,0 +1,70 @@
+"""The deployment's working-day calendar in the database: load it for the clock, replace a
+year from an imported notice, and say where each year's data comes from (R6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from tortoise.transactions import in_transaction
+
+from models import Holiday
+from scheduler.calendar import ChineseWorkCalendar, YearSource, missing_years, package_years
+from workflow.context import Context
+
+
+@dataclass(frozen=True)
+class HolidayDay:
+    day: date
+    workday: bool  # True: make-up working day (调休上班); False: holiday (放假)
+    name: str = ""
+
+
+async def load_calendar() -> ChineseWorkCalendar:
+    """The calendar the clock counts with: imported years, else the package's data."""
+    imported: dict[int, dict[date, bool]] = {}
+    for day, workday in await Holiday.all().values_list("day", "workday"):
+        imported.setdefault(day.year, {})[day] = workday
+    return ChineseWorkCalendar(imported)
+
+
+async def replace_years(days: Iterable[HolidayDay], now: datetime) -> list[int]:
+    """Store the days; every year they cover is replaced as a whole. Returns the years."""
+    days = list(days)
+    years = sorted({d.day.year for d in days})
+    async with in_transaction():
+        await Holiday.filter(year__in=years).delete()
+        await Holiday.bulk_create([Holiday(day=d.day, year=d.day.year, workday=d.workday,
+                                           name=d.name, imported_at=now) for d in days])
+    return years
+
+
+async def holidays(year: int | None = None) -> list[Holiday]:
+    query = Holiday.all() if year is None else Holiday.filter(year=year)
+    return await query.order_by("day")
+
+
+@dataclass(frozen=True)
+class YearStatus:
+    year: int
+    source: YearSource
+    holidays: int = 0  # imported rows of the year
+    workdays: int = 0
+
+
+async def calendar_years_status(today: date) -> list[YearStatus]:
+    """For each year from the package's first to next year (and any imported one): where
+    its working days come from — imported, package or missing (Monday to Friday)."""
+    calendar = await load_calendar()
+    years = set(package_years()) | set(calendar.imported) | {today.year, today.year + 1}
+    return [YearStatus(y, calendar.source(y),
+                       sum(not w for w in calendar.imported.get(y, {}).values()),
+                       sum(calendar.imported.get(y, {}).values()))
+            for y in range(min(years), max(years) + 1)]
+
+
+async def calendar_warning(ctx: Context) -> dict[str, list[int]]:
+    """For /healthz: this year, and next year from 1 November, when it has no data."""
+    today = ctx.clock.now().astimezone(ctx.tz).date()
+    return {"missing_years": missing_years(await load_calendar(), today)}
