@@ -102,20 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_holiday_commands(commands: argparse._SubParsersAction) -> None:
-    holidays = commands.add_parser("holidays", help="the working-day calendar (R6)")
-    actions = holidays.add_subparsers(dest="holidays_command", required=True)
-    load = actions.add_parser("import", help="load a holiday notice (CSV, XLSX or YAML)")
-    load.add_argument("file")
+    summary = "The working-day calendar (R6): import a holiday notice, list each year's source."
+    holidays = commands.add_parser("holidays", help=summary, description=summary)
+    actions = holidays.add_subparsers(dest="holidays_command", required=True, help="what to do",
+                                      parser_class=Parser)
+    summary = ("Load a State Council holiday notice (CSV, XLSX or YAML); it replaces each year "
+               "it covers, and open working-day matters move to the new dates.")
+    load = actions.add_parser("import", help=summary, description=summary)
+    load.add_argument("file", help="the notice's dates: columns 日期, 类型 (放假/上班), 名称")
     load.set_defaults(run=run_holidays_import)
-    show = actions.add_parser("list", help="each year's source and the imported days")
-    show.add_argument("--year", type=int)
+    summary = "Show each year's working-day source (imported / package / missing) and its days."
+    show = actions.add_parser("list", help=summary, description=summary)
+    show.add_argument("--year", type=bounded(2000, 9998), help="only this year")
     show.set_defaults(run=run_holidays_list)
 
 
 def add_replan_command(commands: argparse._SubParsersAction) -> None:
-    replan = commands.add_parser("replan", help="put open matters on the current board policy")
-    replan.add_argument("--board")
-    replan.add_argument("--matter", help="a matter's code")
+    summary = ("Put open matters on the board's current policy, audited, repeating no action "
+               "already done (without options: every open matter).")
+    replan = commands.add_parser("replan", help=summary, description=summary)
+    replan.add_argument("--board", help="only this board's open matters, e.g. daily")
+    replan.add_argument("--matter", help="only this matter, by its code")
     replan.set_defaults(run=run_replan)
 
 
