@@ -53,6 +53,14 @@ class MatterFields(BaseModel):
     def repliable_code(cls, value: str | None) -> str | None:
         return None if value is None else matter_code(value)
 
+    @field_validator("title", "source", "initiator", "lead", "service_object", "approver",
+                     check_fields=False)  # approver: MatterFile's
+    @classmethod
+    def no_control_characters(cls, value: str | None) -> str | None:
+        if value and any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise ValueError("holds a control character (such as NUL)")
+        return value
+
 
 class MatterFile(MatterFields):
     """A matter to register: the approval (R1) and the not-classified confirmation (R2)

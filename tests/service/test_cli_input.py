@@ -71,9 +71,11 @@ def test_matter_code_rules():
     ({"title": "长" * 300}, "title"),
     ({"approver": "张" * 100}, "approver"),
     ({"code": "D" + "1" * 40}, "code"),
+    ({"title": '"清理\\0河道"'}, "title"),
 ])
 def test_over_long_register_fields_are_one_line(tmp_path, cli_db, changes, named):
-    """Issue 8 item 21: over-long title, approver or code: one line naming the field."""
+    """Issue 8 item 21: over-long title, approver or code (or a NUL in the title): one
+    line naming the field."""
     duban(tmp_path, "import-org", "examples/org.csv", database=cli_db)
     result = duban(tmp_path, "register", matter_file(tmp_path, **changes), database=cli_db)
     assert result.returncode == 1 and named in one_line(result)
