@@ -28,19 +28,15 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from dispatch.channel import InboundText, Receipt
-from dispatch.failover import fail_over
-from dispatch.outbox import create_row, enqueue, is_postgres, record
+from dispatch.outbox import create_row, enqueue, is_postgres
+from dispatch.receipts import apply_receipt
 from models import (
     Application,
     ApplicationStatus,
     InboundMessage,
     Matter,
     MatterState,
-    MessageEvent,
-    MessageStatus,
-    OutboundMessage,
     Person,
-    ProviderId,
 )
 from replies.parser import Intent, IntentKind, ParseError, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
@@ -64,12 +60,6 @@ NOISE_WINDOW = timedelta(hours=24)
 LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 
-RECEIPT_STATUS = {
-    "delivered": MessageStatus.DELIVERED,
-    "failed": MessageStatus.FAILED,
-    "expired": MessageStatus.EXPIRED,
-}
-FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -128,20 +118,7 @@ class Inbox:
             await self.fail(row, exc)
 
     async def receipt(self, receipt: Receipt) -> None:
-        status = RECEIPT_STATUS.get(receipt.status)
-        ref = await ProviderId.get_or_none(
-            channel=receipt.channel, provider_id=receipt.provider_message_id
-        )
-        if status is None or ref is None:
-            log.info(
-                "receipt %s/%s (%s) matches no message; ignored",
-                receipt.channel,
-                receipt.provider_message_id,
-                receipt.status,
-            )
-            return
-        row = await OutboundMessage.get(id=ref.message_id)
-        await record_receipt(row, status, receipt, self.ctx)
+        await apply_receipt(receipt, self.ctx.clock.now())
 
     # --- one message ----------------------------------------------------------------------
 
@@ -564,19 +541,3 @@ async def noise_capped(row: InboundMessage, person: Person, ctx: Context) -> boo
         .values_list("status", "outcome")
     )
     return len(recent) == NOISE_CAP and all(is_noise(s, o) for s, o in recent)
-
-
-async def record_receipt(
-    row: OutboundMessage, status: MessageStatus, receipt: Receipt, ctx: Context
-) -> None:
-    detail = f"receipt {receipt.provider_message_id}"
-    if receipt.detail:
-        detail += f": {receipt.detail}"
-    now = ctx.clock.now()
-    if row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED:
-        # One part of a long SMS failed: a later part's delivery must not hide that.
-        await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
-        return
-    await record(row, status, now, detail)
-    if status in FINAL_FAILURES:
-        await fail_over(row, now)  # a failed or expired delivery: try the other channel

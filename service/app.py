@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,15 +14,18 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
+from dispatch import metrics
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
+from dispatch.loop import DispatchLoop
+from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
 from models import Matter, MessageStatus, OutboundMessage
 from scheduler.clock import Clock, SystemClock
 from service.config import ConfigError, Settings
 from service.db import close_database, open_database
 from sms_gateway.dev import DevChannel, dev_sms_routes
-from sms_gateway.ratelimit import Limit, RateLimiter
+from sms_gateway.text import count_segments
 from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.states import OPEN
@@ -43,12 +47,13 @@ class Service:
     bot_dispatcher: Any = None  # aiogram Dispatcher of the bot's routers
 
     async def tick(self) -> None:
-        """One poll: the clock catches up, then due messages go out."""
+        """One poll of the clock; messages go out from the dispatcher loop, not from here."""
+        started = time.perf_counter()
         try:
             await run_clock(self.ctx)
-            await self.dispatcher.run_once()
         except Exception:  # a bad tick must not stop the next one
             log.exception("tick failed")
+        metrics.TICK_SECONDS.observe(time.perf_counter() - started)
 
 
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
@@ -77,7 +82,8 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
-                            buttons_for=buttons_for, limits={"sms": sms_limiter(settings)})
+                            buttons_for=buttons_for, limits={"sms": sms_limiter(settings),
+                                                             "telegram": telegram_limiter()})
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
@@ -113,8 +119,14 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
 
 
 def sms_limiter(settings: Settings) -> RateLimiter:
+    """A long SMS costs one token per segment, as carriers count them."""
     return RateLimiter(per_number=[Limit(settings.sms.per_number_per_minute, 60.0)],
-                       global_limits=[Limit(settings.sms.per_second, 1.0)])
+                       global_limits=[Limit(settings.sms.per_second, 1.0)], cost=count_segments)
+
+
+def telegram_limiter() -> RateLimiter:
+    """The Bot API's limits: 30 messages a second overall, one a second per chat."""
+    return RateLimiter(per_number=[Limit(1, 1.0)], global_limits=[Limit(30, 1.0)])
 
 
 def build_app(service: Service) -> web.Application:
@@ -128,7 +140,13 @@ def build_app(service: Service) -> web.Application:
             "unknown_outcome": unknown,
             "channels": {n: c.health() for n, c in service.channels.items()}})
 
-    app.add_routes([web.get("/healthz", healthz), *service.routes])
+    async def prometheus(request: web.Request) -> web.Response:
+        await metrics.refresh(service.ctx.clock.now(), service.channels)
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", prometheus),
+                    *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":
         from bot.app import setup_webhook
 
@@ -147,6 +165,9 @@ async def serve(settings: Settings) -> None:
     scheduler.add_job(service.tick, "interval", seconds=settings.poll_seconds, max_instances=1,
                       coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
+    sending = asyncio.create_task(DispatchLoop(
+        service.dispatcher, poll_seconds=settings.poll_seconds,
+        database_url=settings.database_url).run())
     runner = web.AppRunner(build_app(service))
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
@@ -157,6 +178,8 @@ async def serve(settings: Settings) -> None:
         await until_stopped()
     finally:
         scheduler.shutdown(wait=False)
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
         if polling:
             await service.bot_dispatcher.stop_polling()
             await polling
