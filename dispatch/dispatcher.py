@@ -32,6 +32,7 @@ log = logging.getLogger("duban.dispatch")
 
 MAX_ATTEMPTS = 8
 BATCH = 50  # rows claimed at once by run_once (the loop sizes its batches to the channels)
+IN_FLIGHT = 200  # at least this many rows in flight in the loop: big batches, few commits
 THROTTLE_PAUSE = 1.0  # seconds, when a throttled peer did not say how long to wait
 
 ButtonsFor = Callable[[OutboundMessage], tuple[tuple[Button, ...], ...]]
@@ -64,8 +65,9 @@ class Dispatcher:
                       for name, channel in channels.items()}
 
     def capacity(self) -> int:
-        """How many rows one batch may usefully hold: every channel's window, twice."""
-        return max(BATCH, 2 * sum(concurrency(c) for c in self.channels.values()))
+        """How many rows may usefully be claimed and in flight at once: enough to keep every
+        channel's window full while the next rows are rendered and recorded."""
+        return max(IN_FLIGHT, 4 * sum(concurrency(c) for c in self.channels.values()))
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Send what is due now. Returns how many rows were handled."""

@@ -2,8 +2,9 @@
 
 It sleeps until rows are written (the outbox's wake-up in this process; PostgreSQL
 LISTEN/NOTIFY from every instance) or the next row falls due, then drains: it claims batches
-while there are due rows and keeps several batches in flight, so one slow send (an unanswered
-submit_sm) never holds up the rest. A periodic poll covers what no wake-up announces (rows
+while there are due rows and keeps up to its capacity of rows in flight (every channel's
+window, twice), claiming more as sends finish, so one slow send (an unanswered submit_sm)
+never holds up the rest. A periodic poll covers what no wake-up announces (rows
 whose retry time has come, a lost notification, another process on SQLite).
 """
 
@@ -21,9 +22,6 @@ from models import MessageStatus, OutboundMessage
 
 log = logging.getLogger("duban.dispatch")
 
-IN_FLIGHT_BATCHES = 4  # batches sending at once; a slow one does not stall the others
-
-
 class DispatchLoop:
     def __init__(self, dispatcher: Dispatcher, *, poll_seconds: float = 5.0,
                  database_url: str | None = None) -> None:
@@ -32,6 +30,7 @@ class DispatchLoop:
         self.database_url = database_url  # for LISTEN, on PostgreSQL
         self.wake = asyncio.Event()
         self.batches: set[asyncio.Task] = set()
+        self.in_flight = 0  # rows claimed and not yet recorded
         self.listener: Any = None  # an asyncpg connection that LISTENs
 
     async def run(self) -> None:
@@ -58,11 +57,12 @@ class DispatchLoop:
         await d.recover_stale()
         d.prune_limits()
         total = 0
-        while len(self.batches) < IN_FLIGHT_BATCHES:
-            rows = await d.claim(d.capacity())
+        while (room := d.capacity() - self.in_flight) > 0:
+            rows = await d.claim(room)
             if not rows:
                 break
             total += len(rows)
+            self.in_flight += len(rows)
             task = asyncio.create_task(self.send_batch(rows))
             self.batches.add(task)
             task.add_done_callback(self.batches.discard)
@@ -78,7 +78,8 @@ class DispatchLoop:
         except Exception:  # the rows' claims expire and recovery takes them over
             log.exception("dispatch loop: a batch of %d failed", len(rows))
         finally:
-            self.wake.set()  # room for another batch
+            self.in_flight -= len(rows)
+            self.wake.set()  # room for more
 
     async def sleep(self) -> None:
         """Until woken, or the next row is due, or the poll interval has passed."""
@@ -113,7 +114,10 @@ class DispatchLoop:
             log.warning("dispatch loop: cannot LISTEN (%s); polling only", type(exc).__name__)
             self.listener = None
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the sends in flight finish (a cut send's outcome would be unknown), briefly."""
+        if self.batches:
+            await asyncio.wait(self.batches, timeout=grace)
         for task in list(self.batches):
             task.cancel()
         await asyncio.gather(*self.batches, return_exceptions=True)

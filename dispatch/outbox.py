@@ -229,10 +229,12 @@ class SubmittedWriter:
                 await write_submitted([(row, ids, now) for row, ids, now, _ in batch])
             except Exception as exc:
                 for *_, done in batch:
-                    done.set_exception(exc)
+                    if not done.done():  # a waiter cancelled meanwhile (shutdown)
+                        done.set_exception(exc)
             else:
                 for *_, done in batch:
-                    done.set_result(None)
+                    if not done.done():
+                        done.set_result(None)
 
 
 async def write_submitted(batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
