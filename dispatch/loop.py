@@ -11,7 +11,6 @@ whose retry time has come, a lost notification, another process on SQLite).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +20,11 @@ from dispatch.outbox import NOTIFY_CHANNEL, is_postgres, off_enqueue, on_enqueue
 from models import MessageStatus, OutboundMessage
 
 log = logging.getLogger("duban.dispatch")
+
+# A row written inside a transaction wakes this process's loop before it commits; after a
+# wake-up that found nothing the loop looks again after these pauses (seconds) before it
+# sleeps. Across instances NOTIFY needs no such help: it is delivered at commit.
+RECHECKS = (0.02, 0.1, 0.5)
 
 class DispatchLoop:
     def __init__(self, dispatcher: Dispatcher, *, poll_seconds: float = 5.0,
@@ -36,6 +40,7 @@ class DispatchLoop:
     async def run(self) -> None:
         """Run until cancelled."""
         on_enqueue(self.wake)
+        recheck: tuple[float, ...] = ()
         try:
             while True:
                 await self.listen()
@@ -45,8 +50,10 @@ class DispatchLoop:
                 except Exception:  # a database hiccup must not end sending for good
                     log.exception("dispatch loop: claiming failed")
                     claimed = 0
-                if not claimed:
-                    await self.sleep()
+                if claimed:
+                    continue
+                woken = await self.sleep(recheck[0] if recheck else None)
+                recheck = RECHECKS if woken else recheck[1:]
         finally:
             off_enqueue(self.wake)
             await self.stop()
@@ -81,16 +88,20 @@ class DispatchLoop:
             self.in_flight -= len(rows)
             self.wake.set()  # room for more
 
-    async def sleep(self) -> None:
-        """Until woken, or the next row is due, or the poll interval has passed."""
-        timeout = self.poll_seconds
+    async def sleep(self, cap: float | None) -> bool:
+        """Until woken, or the next row is due, or the poll interval (or `cap`) has passed.
+        Returns whether it was woken."""
+        timeout = min(self.poll_seconds, cap or self.poll_seconds)
         upcoming = await OutboundMessage.filter(status=MessageStatus.PENDING).order_by(
             "due_at").first().values_list("due_at", flat=True)
         if upcoming is not None:
             ahead = (upcoming - self.dispatcher.clock.now()).total_seconds()
             timeout = min(timeout, max(ahead, 0.05))
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(self.wake.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def wait_for_room(self) -> None:
         waiter = asyncio.create_task(self.wake.wait())
