@@ -27,6 +27,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from dispatch import metrics
 from dispatch.channel import InboundText, Receipt
 from dispatch.outbox import create_row, enqueue, is_postgres
 from dispatch.receipts import apply_receipt
@@ -490,6 +491,7 @@ async def finish(row: InboundMessage, person: Person | None, answer: Answer) -> 
         matter_id=answer.matter.id if answer.matter else None,
         outcome=answer.label,
     )
+    metrics.INBOUND.labels(row.channel, answer.status.value).inc()
 
 
 def reply_address(channel: str, sender: str) -> str | None:
