@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from dispatch import metrics
 from dispatch.outbox import enqueue
 from models import ClockAction, Matter, Node, Person, Role, Unit, YearEndList
 from scheduler.policy import BOARD_NAMES, Board
@@ -30,6 +30,7 @@ EFFECT_EVENTS = {Effect.SUPERVISED: Event.SUPERVISE, Effect.KEY_SUPERVISION: Eve
 YEAR_END_INTERVAL = timedelta(weeks=1)
 LOOK_AHEAD = timedelta(days=40)  # a matter with nothing due sooner is looked at again then
 PENALTIES = {"urge_episode": "-0.1", "supervised": "-0.5"}  # R32
+REPLAN_CHUNK = 2000  # matters without a planned next moment looked at per tick
 
 
 async def catch_up(ctx: Context, matter: Matter) -> int:
@@ -124,10 +125,17 @@ def local_text(ctx: Context, instant: datetime) -> str:
 
 
 async def run_clock(ctx: Context) -> int:
-    """One tick: every open matter catches up, and the year-end lists go out (R23)."""
+    """One tick: every open matter with an action due catches up, and the year-end lists go
+    out (R23). Matters whose next moment is unknown (after a restart) are replanned
+    `REPLAN_CHUNK` at a time, so a tick stays short however many matters are open."""
     count = 0
-    due = Q(next_action_at__lte=ctx.clock.now()) | Q(next_action_at=None)
-    for matter in await Matter.filter(due, state__in=list(OPEN)).order_by("id"):
+    now = ctx.clock.now()
+    open_ = Matter.filter(state__in=list(OPEN))
+    due = await open_.filter(next_action_at__lte=now).order_by("next_action_at", "id")
+    if due:
+        metrics.TICK_LAG.set((now - due[0].next_action_at).total_seconds())
+    unplanned = await open_.filter(next_action_at=None).order_by("id").limit(REPLAN_CHUNK)
+    for matter in sorted(due + unplanned, key=lambda m: m.id):
         try:
             count += await catch_up(ctx, matter)
         except Exception:  # e.g. a date past the calendar's data: the others still go on
