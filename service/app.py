@@ -96,8 +96,11 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         if provider == "smpp":
             from sms_gateway.smpp import SmppChannel, SmppSettings
 
-            return SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
+            smpp = SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
                                sink)
+            if not hasattr(smpp, "concurrency"):  # until the channel states it (window x binds)
+                smpp.concurrency = smpp._settings.window
+            return smpp
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 
