@@ -18,6 +18,7 @@ from dispatch import metrics
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
 from dispatch.loop import DispatchLoop
+from dispatch.outbox import is_postgres
 from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
 from models import Matter, MessageStatus, OutboundMessage
@@ -31,6 +32,10 @@ from workflow.context import Context
 from workflow.states import OPEN
 
 log = logging.getLogger("duban")
+
+# Matters a tick catches up at once on PostgreSQL; with the dispatcher loop it stays within
+# tortoise's default pool of 5 connections.
+CLOCK_PARALLEL = 3
 
 
 @dataclass
@@ -50,7 +55,7 @@ class Service:
         """One poll of the clock; messages go out from the dispatcher loop, not from here."""
         started = time.perf_counter()
         try:
-            await run_clock(self.ctx)
+            await run_clock(self.ctx, parallel=CLOCK_PARALLEL if is_postgres() else 1)
         except Exception:  # a bad tick must not stop the next one
             log.exception("tick failed")
         metrics.TICK_SECONDS.observe(time.perf_counter() - started)
