@@ -135,10 +135,10 @@ def start_serve(url: str, smsc_port: int, *, log: Path, **env: str) -> subproces
                                 env=child_env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process now (VmRSS), in MiB."""
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process now (VmRSS) or at its peak (VmHWM), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -67,18 +67,11 @@ async def serve_rss(rows: int, settle: float) -> tuple[float, float]:
     try:
         time.sleep(settle)  # ticks and dispatcher loop cycles have run meanwhile
         rss = rss_mib(serve.pid)
-        peak = peak_mib(serve.pid)
+        peak = rss_mib(serve.pid, "VmHWM")
     finally:
         stop(serve)
         smsc.close()
     return rss, peak
-
-
-def peak_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:
