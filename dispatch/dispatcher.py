@@ -25,6 +25,7 @@ from dispatch.failover import fail_over
 from dispatch.outbox import SubmittedWriter, claim_due, record, start_sending
 from dispatch.ratelimit import RateLimiter
 from dispatch.render import Renderer
+from dispatch.shared_limits import SharedRateLimiter
 from models import MessageStatus, OutboundMessage
 from scheduler.clock import Clock
 
@@ -35,6 +36,7 @@ BATCH = 50  # rows claimed at once by run_once (the loop sizes its batches to th
 IN_FLIGHT = 200  # at least this many rows in flight in the loop: big batches, few commits
 THROTTLE_PAUSE = 1.0  # seconds, when a throttled peer did not say how long to wait
 
+Limiter = RateLimiter | SharedRateLimiter  # in this process, or shared through Redis
 ButtonsFor = Callable[[OutboundMessage], tuple[tuple[Button, ...], ...]]
 
 
@@ -51,7 +53,7 @@ class Dispatcher:
     def __init__(self, channels: dict[str, Channel], renderer: Renderer, clock: Clock,
                  worker: str, lease: timedelta = timedelta(seconds=60),
                  buttons_for: ButtonsFor | None = None,
-                 limits: dict[str, RateLimiter] | None = None) -> None:
+                 limits: dict[str, Limiter] | None = None) -> None:
         self.channels = channels
         self.limits = limits or {}
         self.renderer = renderer
@@ -129,7 +131,7 @@ class Dispatcher:
             return None
         try:
             text = row.text or self.renderer.render(row.kind, row.context)
-            wait = self.rate_wait(row, text)
+            wait = await self.rate_wait(row, text)
         except Exception as exc:  # a bad row must not block the rest of its batch forever
             log.exception("message %s cannot be prepared", row.id)
             await record(row, MessageStatus.FAILED, self.clock.now(), f"cannot render: {exc}",
@@ -146,12 +148,13 @@ class Dispatcher:
             return None
         return Ready(row, channel, text)
 
-    def rate_wait(self, row: OutboundMessage, text: str) -> float:
+    async def rate_wait(self, row: OutboundMessage, text: str) -> float:
         """Seconds this row must wait for the channel's per-address and global limits."""
         limiter = self.limits.get(row.channel)
         if limiter is None:
             return 0.0
-        return limiter.take(row.address, self.clock.now().timestamp(), limiter.cost(text))
+        return await limiter.acquire(row.address, self.clock.now().timestamp(),
+                                     limiter.cost(text))
 
     async def send_and_record(self, ready: Ready) -> None:
         async with self.slots.setdefault(ready.row.channel, asyncio.Semaphore(1)):

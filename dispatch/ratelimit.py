@@ -91,6 +91,10 @@ class RateLimiter:
                 bucket.consume(t, cost)
         return wait
 
+    async def acquire(self, number: str, now: Now, cost: int = 1) -> float:
+        """`take`, as the dispatcher calls every limiter (a shared one asks Redis)."""
+        return self.take(number, now, cost)
+
     def prune(self, now: Now) -> int:
         """Forget numbers whose buckets have refilled (lossless); returns how many."""
         t = _seconds(now)

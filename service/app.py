@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,11 +17,12 @@ from pydantic import ValidationError
 
 from dispatch import metrics
 from dispatch.channel import Channel, InboundSink
-from dispatch.dispatcher import Dispatcher
+from dispatch.dispatcher import Dispatcher, Limiter
 from dispatch.loop import DispatchLoop
 from dispatch.outbox import is_postgres
 from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
+from dispatch.shared_limits import SharedRateLimiter
 from models import Matter, MessageStatus, OutboundMessage
 from scheduler.clock import Clock, SystemClock
 from service.config import ConfigError, Settings
@@ -87,8 +89,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
-                            buttons_for=buttons_for, limits={"sms": sms_limiter(settings),
-                                                             "telegram": telegram_limiter()})
+                            buttons_for=buttons_for, limits=limiters(settings))
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
@@ -126,15 +127,23 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
     return DevChannel("sms", clock)
 
 
-def sms_limiter(settings: Settings) -> RateLimiter:
-    """A long SMS costs one token per segment, as carriers count them."""
-    return RateLimiter(per_number=[Limit(settings.sms.per_number_per_minute, 60.0)],
-                       global_limits=[Limit(settings.sms.per_second, 1.0)], cost=count_segments)
+def limiters(settings: Settings) -> dict[str, Limiter]:
+    """SMS: the carrier's limits, a long SMS costing one token per segment as carriers count
+    them. Telegram: the Bot API's, 30 messages a second overall and one a second per chat.
+    Shared by all instances through Redis when `rate_limit_redis_url` is set."""
+    shapes: dict[str, tuple[list[Limit], list[Limit], Callable[[str], int]]] = {
+        "sms": ([Limit(settings.sms.per_number_per_minute, 60.0)],
+                [Limit(settings.sms.per_second, 1.0)], count_segments),
+        "telegram": ([Limit(1, 1.0)], [Limit(30, 1.0)], lambda text: 1),
+    }
+    if not settings.rate_limit_redis_url:
+        return {name: RateLimiter(per, overall, cost)
+                for name, (per, overall, cost) in shapes.items()}
+    from redis.asyncio import Redis
 
-
-def telegram_limiter() -> RateLimiter:
-    """The Bot API's limits: 30 messages a second overall, one a second per chat."""
-    return RateLimiter(per_number=[Limit(1, 1.0)], global_limits=[Limit(30, 1.0)])
+    redis = Redis.from_url(settings.rate_limit_redis_url)
+    return {name: SharedRateLimiter(redis, f"duban:limit:{name}", per, overall, cost)
+            for name, (per, overall, cost) in shapes.items()}
 
 
 def build_app(service: Service) -> web.Application:

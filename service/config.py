@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     web_token: str | None = None  # bearer token of the web console's API
+    # Share the SMS and messenger rate limits of all instances through this Redis; without
+    # it each instance keeps its own (fine for one instance).
+    rate_limit_redis_url: str | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
