@@ -205,6 +205,20 @@ async def start_sending(rows: list[tuple[OutboundMessage, str]], worker: str, no
     return [row.id for row, _ in rows if row.id in won]
 
 
+# Provider ids a channel answered whose rows are not committed yet: a receipt that arrives
+# first (a fast SMSC) waits for them instead of matching no message.
+UNWRITTEN: dict[tuple[str, str], asyncio.Future] = {}
+
+
+async def provider_ids_written(channel: str, provider_id: str) -> bool:
+    """Wait until `provider_id` is committed if it is being written now; False if it is not."""
+    pending = UNWRITTEN.get((channel, provider_id))
+    if pending is None:
+        return False
+    await asyncio.wait([pending])  # never raises: a failed write is the writer's to report
+    return True
+
+
 class SubmittedWriter:
     """Records accepted sends in batches (group commit): what arrives while one batch is being
     written goes into the next, so a busy dispatcher commits many outcomes at once and an
@@ -218,9 +232,17 @@ class SubmittedWriter:
                   now: datetime) -> None:
         done = asyncio.get_running_loop().create_future()
         self.queue.append((row, provider_ids, now, done))
+        keys = [(row.channel, pid) for pid in provider_ids]
+        for key in keys:
+            UNWRITTEN[key] = done
         if self.writing is None or self.writing.done():
             self.writing = asyncio.create_task(self.write_all())
-        await done
+        try:
+            await done
+        finally:
+            for key in keys:
+                if UNWRITTEN.get(key) is done:
+                    del UNWRITTEN[key]
 
     async def write_all(self) -> None:
         while self.queue:

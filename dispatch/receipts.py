@@ -15,7 +15,7 @@ from tortoise.expressions import Q
 
 from dispatch.channel import Receipt
 from dispatch.failover import fail_over
-from dispatch.outbox import record
+from dispatch.outbox import provider_ids_written, record
 from models import MessageEvent, MessageStatus, OutboundMessage, ProviderId
 
 log = logging.getLogger("duban.dispatch")
@@ -35,6 +35,9 @@ async def apply_receipt(receipt: Receipt, now: datetime) -> None:
     status = RECEIPT_STATUS.get(receipt.status)
     ref = await ProviderId.get_or_none(channel=receipt.channel,
                                        provider_id=receipt.provider_message_id)
+    if ref is None and await provider_ids_written(receipt.channel, receipt.provider_message_id):
+        ref = await ProviderId.get_or_none(channel=receipt.channel,
+                                           provider_id=receipt.provider_message_id)
     if status is None or ref is None:
         log.info("receipt %s (%s) on %s matches no message; ignored",
                  receipt.provider_message_id, receipt.status, receipt.channel)

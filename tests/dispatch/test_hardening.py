@@ -3,6 +3,7 @@ throttling is not a failed attempt, receipts never regress a final state."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from dispatch.channel import FailureKind, Receipt, SendResult
@@ -75,3 +76,19 @@ async def test_a_delivered_receipt_after_failed_does_not_undo_the_failover(db, c
     await apply_receipt(Receipt("sms", "p2", "delivered"), clock.now())
     assert (await fresh(row)).status is MessageStatus.FAILED
     assert await OutboundMessage.filter(failover_of_id=row.id).count() == 1
+
+
+async def test_a_receipt_that_arrives_before_the_outcome_is_committed_still_matches(db, clock):
+    """Outcomes are committed in batches: a fast SMSC's receipt may arrive first. It waits
+    for the provider id to be written instead of matching no message."""
+    (row,) = await queue(clock, await make_people(1), only="sms")
+    receipts = []
+
+    def sent_and_reported(message):
+        receipt = Receipt("sms", "fast-1", "delivered")
+        receipts.append(asyncio.create_task(apply_receipt(receipt, clock.now())))
+        return SendResult.sent("fast-1")
+
+    await dispatcher(clock, ScriptedChannel("sms", [sent_and_reported])).run_once()
+    await asyncio.gather(*receipts)
+    assert (await fresh(row)).status is MessageStatus.DELIVERED
