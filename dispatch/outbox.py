@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise import Tortoise
@@ -74,17 +74,52 @@ async def enqueue(
         for channel, address in person_channels(person):
             if only_channel and channel != only_channel:
                 continue
-            key = f"{dedup}:{person.id}:{channel}" if dedup else None
-            row = await insert_row(
-                matter=matter, person=person, unit_id=person.unit_id, kind=kind,
-                channel=channel, address=address,
-                context=context | {"person": person.name, "channel": channel},
-                due_at=due_at, now=now, dedup_key=key)
-            if row is not None:
-                rows.append(row)
-    if rows:
+            rows.append({
+                "matter_id": matter.id if matter else None, "person_id": person.id,
+                "unit_id": person.unit_id, "kind": kind, "channel": channel,
+                "address": address,
+                "context": context | {"person": person.name, "channel": channel},
+                "due_at": due_at,
+                "dedup_key": f"{dedup}:{person.id}:{channel}" if dedup else None})
+    made = await insert_rows(rows, now)
+    if made:
         await announce()
-    return rows
+    return made
+
+
+INSERT_CHUNK = 1000
+COLUMNS = ("matter_id", "person_id", "unit_id", "kind", "channel", "address", "context",
+           "due_at", "dedup_key", "status", "attempts", "provider_ids", "created_at")
+
+
+async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[OutboundMessage]:
+    """Write `rows` and their first history entry in one statement each; a row whose dedup
+    key is taken already is left out, so a repeated call writes nothing twice."""
+    if len(rows) > INSERT_CHUNK:  # a statement's parameters are limited (SQLite, asyncpg)
+        made = []
+        for start in range(0, len(rows), INSERT_CHUNK):
+            made += await insert_rows(rows[start:start + INSERT_CHUNK], now)
+        return made
+    if not rows:
+        return []
+    postgres = is_postgres()
+    values = []
+    for row in rows:
+        values += [row["matter_id"], row["person_id"], row["unit_id"], row["kind"],
+                   row["channel"], row["address"], json.dumps(row["context"]),
+                   row["due_at"].astimezone(UTC), row["dedup_key"], MessageStatus.PENDING.value,
+                   0, "[]", now.astimezone(UTC)]
+    width = len(COLUMNS)
+    marks = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
+        for i in range(len(rows)))
+    sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) VALUES {marks} "
+           "ON CONFLICT (dedup_key) DO NOTHING RETURNING id")
+    async with in_transaction() as connection:
+        ids = sorted(r["id"] for r in await connection.execute_query_dict(sql, values))
+        await MessageEvent.bulk_create([
+            MessageEvent(message_id=i, status=MessageStatus.PENDING, at=now) for i in ids])
+    return await OutboundMessage.filter(id__in=ids).order_by("id")
 
 
 async def create_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:
