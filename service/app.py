@@ -38,6 +38,7 @@ log = logging.getLogger("duban")
 # Matters a tick catches up at once on PostgreSQL; with the dispatcher loop it stays within
 # tortoise's default pool of 5 connections.
 CLOCK_PARALLEL = 3
+HTTP_CONCURRENCY = 8  # requests in flight at once to an HTTP provider or the Bot API
 
 
 @dataclass
@@ -83,7 +84,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
 
         bot = make_bot(settings.telegram)
         bot_dispatcher = build_dispatcher(sink, clock, settings, register=service_register(ctx))
-        channels["telegram"] = TelegramChannel(bot)
+        channels["telegram"] = with_concurrency(TelegramChannel(bot), HTTP_CONCURRENCY)
         buttons_for = row_buttons(settings.telegram.callback_secret)
     else:
         channels["telegram"] = DevChannel("telegram", clock)
@@ -104,19 +105,19 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
 
             smpp = SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
                                sink)
-            if not hasattr(smpp, "concurrency"):  # until the channel states it (window x binds)
-                smpp.concurrency = smpp._settings.window
-            return smpp
+            return with_concurrency(smpp, smpp._settings.window)
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 
-            channel = AliyunChannel(AliyunSettings(**section), sink)
+            channel = with_concurrency(AliyunChannel(AliyunSettings(**section), sink),
+                                       HTTP_CONCURRENCY)
             routes += channel.routes()
             return channel
         if provider == "twilio":
             from sms_gateway.twilio import TwilioChannel, TwilioSettings
 
-            channel = TwilioChannel(TwilioSettings(**section), sink)
+            channel = with_concurrency(TwilioChannel(TwilioSettings(**section), sink),
+                                       HTTP_CONCURRENCY)
             routes += channel.routes()
             return channel
     except ValidationError as exc:
@@ -125,6 +126,14 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
     routes += dev_sms_routes(sink, renderer)
     return DevChannel("sms", clock)
+
+
+def with_concurrency(channel: Any, default: int) -> Any:
+    """Sends in flight at once on a channel that does not state it itself: SMPP its window,
+    HTTP providers and the Bot API a bounded pool (the rate limits still apply)."""
+    if not hasattr(channel, "concurrency"):
+        channel.concurrency = default
+    return channel
 
 
 def limiters(settings: Settings) -> dict[str, Limiter]:

@@ -129,3 +129,12 @@ async def test_a_notify_from_another_instance_wakes_the_loop(db, clock) -> None:
         finally:
             await other.close()
     assert took < 1.0
+
+
+def test_a_channel_that_states_no_concurrency_gets_the_services_default():
+    from service.app import HTTP_CONCURRENCY, with_concurrency
+
+    plain, stated = ScriptedChannel("sms"), ScriptedChannel("sms")
+    stated.concurrency = 20
+    assert with_concurrency(plain, HTTP_CONCURRENCY).concurrency == HTTP_CONCURRENCY
+    assert with_concurrency(stated, HTTP_CONCURRENCY).concurrency == 20
