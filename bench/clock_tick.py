@@ -5,7 +5,8 @@ what is due. This registers N matters on in-memory SQLite (or --database), lets 
 virtual clock run past their first reminders so there is work, then times idle ticks
 (nothing due: the steady state) and a busy tick (urges due for every matter).
 
-    .venv/bin/python bench/clock_tick.py --matters 2000
+    .venv/bin/python bench/clock_tick.py --matters 10000 --postgres
+    .venv/bin/python bench/clock_tick.py --quick --postgres     # 300 matters, under a minute
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import sys
 import time
 import tracemalloc
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dispatch.outbox import is_postgres
 from models import BoardInitiator, Person, Role, Unit
 from scheduler.clock import SHANGHAI, VirtualClock
+from service.app import CLOCK_PARALLEL
 from service.db import close_database, open_database
 from workflow.chase import run_clock
 from workflow.context import Context
@@ -46,7 +53,7 @@ async def seed(ctx: Context, matters: int, units: int) -> None:
 
 async def timed_tick(ctx: Context) -> tuple[float, int]:
     started = time.perf_counter()
-    done = await run_clock(ctx)
+    done = await run_clock(ctx, parallel=CLOCK_PARALLEL if is_postgres() else 1)
     return time.perf_counter() - started, done
 
 
@@ -79,8 +86,15 @@ def main() -> None:
     parser.add_argument("--matters", type=int, default=1000)
     parser.add_argument("--units", type=int, default=50)
     parser.add_argument("--database", default="sqlite://:memory:")
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
+    parser.add_argument("--quick", action="store_true", help="300 matters")
     args = parser.parse_args()
-    asyncio.run(run(args.matters, args.units, args.database))
+    database = args.database
+    if args.postgres:
+        from bench.common import fresh_database
+
+        database = asyncio.run(fresh_database("bench_f_tick"))
+    asyncio.run(run(300 if args.quick else args.matters, args.units, database))
 
 
 if __name__ == "__main__":

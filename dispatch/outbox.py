@@ -2,12 +2,18 @@
 
 A row is written in the same transaction as the change that causes it, so a crash never
 loses a message; the dedup key makes the same clock action produce its rows once.
+
+Writing rows wakes the dispatcher loop: at once in this process (`on_enqueue`), and on
+PostgreSQL in every instance by NOTIFY, which the database delivers when the transaction that
+wrote the rows commits, so a woken dispatcher always finds them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise import Tortoise
@@ -15,7 +21,30 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import Matter, MessageEvent, MessageStatus, OutboundMessage, Person
+from models import Matter, MessageEvent, MessageStatus, OutboundMessage, Person, ProviderId
+
+NOTIFY_CHANNEL = "duban_outbox"
+_wake: set[asyncio.Event] = set()  # the events of the dispatcher loops of this process
+
+
+def on_enqueue(event: asyncio.Event) -> None:
+    """Set `event` whenever rows are written in this process."""
+    _wake.add(event)
+
+
+def off_enqueue(event: asyncio.Event) -> None:
+    _wake.discard(event)
+
+
+async def announce() -> None:
+    """New rows are there: wake the dispatchers of this process and of every instance."""
+    for event in _wake:
+        event.set()
+    if is_postgres():
+        # Inside a transaction the notification waits for its commit: listeners never wake
+        # before the rows are visible to them.
+        await Tortoise.get_connection("default").execute_query(
+            "SELECT pg_notify($1, '')", [NOTIFY_CHANNEL])
 
 
 def person_channels(person: Person) -> list[tuple[str, str]]:
@@ -45,18 +74,63 @@ async def enqueue(
         for channel, address in person_channels(person):
             if only_channel and channel != only_channel:
                 continue
-            key = f"{dedup}:{person.id}:{channel}" if dedup else None
-            row = await create_row(
-                matter=matter, person=person, unit_id=person.unit_id, kind=kind,
-                channel=channel, address=address,
-                context=context | {"person": person.name, "channel": channel},
-                due_at=due_at, now=now, dedup_key=key)
-            if row is not None:
-                rows.append(row)
-    return rows
+            rows.append({
+                "matter_id": matter.id if matter else None, "person_id": person.id,
+                "unit_id": person.unit_id, "kind": kind, "channel": channel,
+                "address": address,
+                "context": context | {"person": person.name, "channel": channel},
+                "due_at": due_at,
+                "dedup_key": f"{dedup}:{person.id}:{channel}" if dedup else None})
+    made = await insert_rows(rows, now)
+    if made:
+        await announce()
+    return made
+
+
+INSERT_CHUNK = 1000
+COLUMNS = ("matter_id", "person_id", "unit_id", "kind", "channel", "address", "context",
+           "due_at", "dedup_key", "status", "attempts", "provider_ids", "created_at")
+
+
+async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[OutboundMessage]:
+    """Write `rows` and their first history entry in one statement each; a row whose dedup
+    key is taken already is left out, so a repeated call writes nothing twice."""
+    if len(rows) > INSERT_CHUNK:  # a statement's parameters are limited (SQLite, asyncpg)
+        made = []
+        for start in range(0, len(rows), INSERT_CHUNK):
+            made += await insert_rows(rows[start:start + INSERT_CHUNK], now)
+        return made
+    if not rows:
+        return []
+    postgres = is_postgres()
+    values = []
+    for row in rows:
+        values += [row["matter_id"], row["person_id"], row["unit_id"], row["kind"],
+                   row["channel"], row["address"], json.dumps(row["context"]),
+                   row["due_at"].astimezone(UTC), row["dedup_key"], MessageStatus.PENDING.value,
+                   0, "[]", now.astimezone(UTC)]
+    width = len(COLUMNS)
+    marks = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
+        for i in range(len(rows)))
+    sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) VALUES {marks} "
+           "ON CONFLICT (dedup_key) DO NOTHING RETURNING id")
+    async with in_transaction() as connection:
+        ids = sorted(r["id"] for r in await connection.execute_query_dict(sql, values))
+        await MessageEvent.bulk_create([
+            MessageEvent(message_id=i, status=MessageStatus.PENDING, at=now) for i in ids])
+    return await OutboundMessage.filter(id__in=ids).order_by("id")
 
 
 async def create_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:
+    """One row, and the dispatchers woken for it."""
+    row = await insert_row(now=now, **fields)
+    if row is not None:
+        await announce()
+    return row
+
+
+async def insert_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:
     try:
         async with in_transaction():
             row = await OutboundMessage.create(created_at=now, **fields)
@@ -86,6 +160,13 @@ async def record(row: OutboundMessage, status: MessageStatus, now: datetime, det
     return True
 
 
+async def keep_provider_ids(row: OutboundMessage, provider_ids: tuple[str, ...]) -> None:
+    """The ids of the parts a failed attempt got accepted, so their receipts find the row."""
+    for provider_id in provider_ids:
+        await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
+                                       defaults={"message_id": row.id})
+
+
 def claimable(now: datetime) -> Q:
     due = Q(status=MessageStatus.PENDING, due_at__lte=now)
     return due | Q(status=MessageStatus.CLAIMED, claim_until__lt=now)
@@ -93,21 +174,156 @@ def claimable(now: datetime) -> Q:
 
 async def claim_due(now: datetime, worker: str, lease: timedelta, limit: int = 50
                     ) -> list[OutboundMessage]:
-    """Claim due rows for this worker. Each claim is a conditional update committed before
-    anything is sent, so two dispatchers never hold the same row; on PostgreSQL the
-    candidates are read FOR UPDATE SKIP LOCKED so instances do not queue behind each other."""
+    """Claim up to `limit` due rows for this worker, oldest first, in one statement committed
+    before anything is sent, so two dispatchers never hold the same row. On PostgreSQL the
+    candidates are locked FOR UPDATE SKIP LOCKED, so instances never queue behind each other;
+    SQLite has one writer at a time, so its single UPDATE is atomic as it is."""
+    until = now + lease
+    if is_postgres():
+        ids = await claim_postgres(now, until, worker, limit)
+    else:
+        ids = await claim_sqlite(now, until, worker, limit)
+    return await OutboundMessage.filter(id__in=ids).order_by("due_at", "id")
+
+
+async def claim_postgres(now: datetime, until: datetime, worker: str, limit: int) -> list[int]:
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "UPDATE outbound_message SET status = 'claimed', claimed_by = $1, claim_until = $2 "
+        "WHERE id IN (SELECT id FROM outbound_message WHERE (status = 'pending' AND due_at <= $3)"
+        " OR (status = 'claimed' AND claim_until < $3) ORDER BY due_at, id LIMIT $4 "
+        "FOR UPDATE SKIP LOCKED) RETURNING id", [worker, until, now, limit])
+    return [row["id"] for row in rows]
+
+
+async def claim_sqlite(now: datetime, until: datetime, worker: str, limit: int) -> list[int]:
     async with in_transaction():
-        query = OutboundMessage.filter(claimable(now)).order_by("due_at", "id").limit(limit)
-        if is_postgres():
-            query = query.select_for_update(skip_locked=True)
-        claimed = []
-        for row in await query:
-            won = await OutboundMessage.filter(claimable(now), id=row.id).update(
-                status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=now + lease)
-            if won:
-                claimed.append(row.id)
-    return await OutboundMessage.filter(id__in=claimed).order_by("due_at", "id")
+        candidates = OutboundMessage.filter(claimable(now)).order_by("due_at", "id").limit(limit)
+        ids = await candidates.values_list("id", flat=True)
+        await OutboundMessage.filter(claimable(now), id__in=ids).update(
+            status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=until)
+        # The claim's own lease tells this claim's rows from an older one of the same worker.
+        return await OutboundMessage.filter(
+            id__in=ids, status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=until
+        ).values_list("id", flat=True)
 
 
 def is_postgres() -> bool:
     return Tortoise.get_connection("default").capabilities.dialect == "postgres"
+
+
+async def start_sending(rows: list[tuple[OutboundMessage, str]], worker: str, now: datetime,
+                        until: datetime) -> list[int]:
+    """Mark claimed rows `sending` with their rendered text, in one commit, each only while
+    its claim still holds. Returns the ids of the rows that may be sent now."""
+    if not rows:
+        return []
+    async with in_transaction() as connection:
+        if is_postgres():
+            found = await connection.execute_query_dict(
+                "UPDATE outbound_message AS m SET status = 'sending', text = v.text, "
+                "attempts = m.attempts + 1, claim_until = $1 "
+                "FROM unnest($2::int[], $3::text[], $4::timestamptz[]) AS v(id, text, held) "
+                "WHERE m.id = v.id AND m.status = 'claimed' AND m.claimed_by = $5 "
+                "AND m.claim_until = v.held RETURNING m.id",
+                [until, [r.id for r, _ in rows], [t for _, t in rows],
+                 [r.claim_until for r, _ in rows], worker])
+            won = {f["id"] for f in found}
+        else:  # SQLite: one writer, one local file; row by row in one transaction is quick
+            won = set()
+            for row, text in rows:
+                held = Q(status=MessageStatus.CLAIMED, claimed_by=worker,
+                         claim_until=row.claim_until)
+                if await OutboundMessage.filter(held, id=row.id).update(
+                        status=MessageStatus.SENDING, text=text, attempts=row.attempts + 1,
+                        claim_until=until):
+                    won.add(row.id)
+        await MessageEvent.bulk_create([
+            MessageEvent(message_id=i, status=MessageStatus.SENDING, at=now, detail="")
+            for i in sorted(won)])
+    for row, text in rows:
+        if row.id in won:
+            row.status, row.text, row.attempts, row.claim_until = (
+                MessageStatus.SENDING, text, row.attempts + 1, until)
+    return [row.id for row, _ in rows if row.id in won]
+
+
+# Provider ids a channel answered whose rows are not committed yet: a receipt that arrives
+# first (a fast SMSC) waits for them instead of matching no message.
+UNWRITTEN: dict[tuple[str, str], asyncio.Future] = {}
+
+
+async def provider_ids_written(channel: str, provider_id: str) -> bool:
+    """Wait until `provider_id` is committed if it is being written now; False if it is not."""
+    pending = UNWRITTEN.get((channel, provider_id))
+    if pending is None:
+        return False
+    await asyncio.wait([pending])  # never raises: a failed write is the writer's to report
+    return True
+
+
+class SubmittedWriter:
+    """Records accepted sends in batches (group commit): what arrives while one batch is being
+    written goes into the next, so a busy dispatcher commits many outcomes at once and an
+    idle one commits each at once."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[OutboundMessage, tuple[str, ...], datetime, asyncio.Future]] = []
+        self.writing: asyncio.Task | None = None
+
+    async def add(self, row: OutboundMessage, provider_ids: tuple[str, ...],
+                  now: datetime) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.queue.append((row, provider_ids, now, done))
+        keys = [(row.channel, pid) for pid in provider_ids]
+        for key in keys:
+            UNWRITTEN[key] = done
+        if self.writing is None or self.writing.done():
+            self.writing = asyncio.create_task(self.write_all())
+        try:
+            await done
+        finally:
+            for key in keys:
+                if UNWRITTEN.get(key) is done:
+                    del UNWRITTEN[key]
+
+    async def write_all(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue, []
+            try:
+                await write_submitted([(row, ids, now) for row, ids, now, _ in batch])
+            except Exception as exc:
+                for *_, done in batch:
+                    if not done.done():  # a waiter cancelled meanwhile (shutdown)
+                        done.set_exception(exc)
+            else:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+
+async def write_submitted(batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
+    """Rows the channel accepted: `submitted`, their provider ids kept to match receipts."""
+    async with in_transaction() as connection:
+        if is_postgres():
+            await connection.execute_query(
+                "UPDATE outbound_message AS m SET status = 'submitted', sent_at = v.at, "
+                "provider_ids = v.ids::jsonb FROM unnest($1::int[], $2::text[], "
+                "$3::timestamptz[]) AS v(id, ids, at) WHERE m.id = v.id",
+                [[r.id for r, _, _ in batch], [json_list(ids) for _, ids, _ in batch],
+                 [now for _, _, now in batch]])
+        else:
+            for row, ids, now in batch:
+                await OutboundMessage.filter(id=row.id).update(
+                    status=MessageStatus.SUBMITTED, provider_ids=list(ids), sent_at=now)
+        await MessageEvent.bulk_create([
+            MessageEvent(message_id=row.id, status=MessageStatus.SUBMITTED, at=now,
+                         detail=",".join(ids)) for row, ids, now in batch])
+        await ProviderId.bulk_create([
+            ProviderId(message_id=row.id, channel=row.channel, provider_id=pid)
+            for row, ids, _ in batch for pid in ids], ignore_conflicts=True)
+    for row, ids, now in batch:
+        row.status, row.provider_ids, row.sent_at = MessageStatus.SUBMITTED, list(ids), now
+
+
+def json_list(items: tuple[str, ...]) -> str:
+    return json.dumps(list(items), separators=(",", ":"))

@@ -27,20 +27,17 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from dispatch import metrics
 from dispatch.channel import InboundText, Receipt
-from dispatch.failover import fail_over
-from dispatch.outbox import create_row, enqueue, is_postgres, record
+from dispatch.outbox import create_row, enqueue, is_postgres
+from dispatch.receipts import apply_receipt
 from models import (
     Application,
     ApplicationStatus,
     InboundMessage,
     Matter,
     MatterState,
-    MessageEvent,
-    MessageStatus,
-    OutboundMessage,
     Person,
-    ProviderId,
     storable_provider_id,
 )
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
@@ -69,13 +66,6 @@ LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
 CONFIRM_WINDOW = timedelta(minutes=30)
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 
-RECEIPT_STATUS = {
-    "delivered": MessageStatus.DELIVERED,
-    "failed": MessageStatus.FAILED,
-    "expired": MessageStatus.EXPIRED,
-}
-FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
-NOT_YET_SUBMITTED = (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.SENDING)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -134,20 +124,7 @@ class Inbox:
             await self.fail(row, exc)
 
     async def receipt(self, receipt: Receipt) -> None:
-        status = RECEIPT_STATUS.get(receipt.status)
-        ref = await ProviderId.get_or_none(
-            channel=receipt.channel, provider_id=receipt.provider_message_id
-        )
-        if status is None or ref is None:
-            log.info(
-                "receipt %s/%s (%s) matches no message; ignored",
-                receipt.channel,
-                receipt.provider_message_id,
-                receipt.status,
-            )
-            return
-        row = await OutboundMessage.get(id=ref.message_id)
-        await record_receipt(row, status, receipt, self.ctx)
+        await apply_receipt(receipt, self.ctx.clock.now())
 
     # --- one message ----------------------------------------------------------------------
 
@@ -542,6 +519,7 @@ async def finish(row: InboundMessage, person: Person | None, answer: Answer) -> 
         matter_id=answer.matter.id if answer.matter else None,
         outcome=answer.label,
     )
+    metrics.INBOUND.labels(row.channel, answer.status.value).inc()
 
 
 def reply_address(channel: str, sender: str) -> str | None:
@@ -613,22 +591,3 @@ async def noise_capped(row: InboundMessage, person: Person, ctx: Context) -> boo
         .values_list("status", "outcome")
     )
     return len(recent) == NOISE_CAP and all(is_noise(s, o) for s, o in recent)
-
-
-async def record_receipt(
-    row: OutboundMessage, status: MessageStatus, receipt: Receipt, ctx: Context
-) -> None:
-    detail = f"receipt {receipt.provider_message_id}"
-    if receipt.detail:
-        detail += f": {receipt.detail}"
-    now = ctx.clock.now()
-    if row.status in NOT_YET_SUBMITTED or (
-        row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED
-    ):
-        # A part of a long SMS sent while its other parts wait for a retry (issue 8 item 10),
-        # or one part failed: a later part's delivery must not hide that.
-        await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
-        return
-    await record(row, status, now, detail)
-    if status in FINAL_FAILURES:
-        await fail_over(row, now)  # a failed or expired delivery: try the other channel

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import os
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,16 +16,21 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
+from dispatch import metrics
 from dispatch.channel import Channel, InboundSink
-from dispatch.dispatcher import Dispatcher
+from dispatch.dispatcher import Dispatcher, Limiter
+from dispatch.loop import DispatchLoop
+from dispatch.outbox import is_postgres
+from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
+from dispatch.shared_limits import SharedRateLimiter
 from models import Matter
 from scheduler.clock import Clock
 from service.config import ConfigError, Settings, check_serving
 from service.db import close_database, open_database
 from service.health import health
 from sms_gateway.dev import DevChannel, dev_sms_routes
-from sms_gateway.ratelimit import Limit, RateLimiter
+from sms_gateway.text import count_segments
 from sms_gateway.webhooks import RedactingAccessLogger
 from workflow.chase import run_clock
 from workflow.context import Context
@@ -31,6 +38,11 @@ from workflow.holidays import calendar_warning
 from workflow.states import OPEN
 
 log = logging.getLogger("duban")
+
+# Matters a tick catches up at once on PostgreSQL; with the dispatcher loop it stays within
+# tortoise's default pool of 5 connections.
+CLOCK_PARALLEL = 3
+HTTP_CONCURRENCY = 8  # requests in flight at once to an HTTP provider or the Bot API
 
 
 @dataclass
@@ -47,12 +59,13 @@ class Service:
     bot_dispatcher: Any = None  # aiogram Dispatcher of the bot's routers
 
     async def tick(self) -> None:
-        """One poll: the clock catches up, then due messages go out."""
+        """One poll of the clock; messages go out from the dispatcher loop, not from here."""
+        started = time.perf_counter()
         try:
-            await run_clock(self.ctx)
-            await self.dispatcher.run_once()
+            await run_clock(self.ctx, parallel=CLOCK_PARALLEL if is_postgres() else 1)
         except Exception:  # a bad tick must not stop the next one
             log.exception("tick failed")
+        metrics.TICK_SECONDS.observe(time.perf_counter() - started)
 
 
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
@@ -75,13 +88,13 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
 
         bot = make_bot(settings.telegram)
         bot_dispatcher = build_dispatcher(sink, clock, settings, register=service_register(ctx))
-        channels["telegram"] = TelegramChannel(bot)
+        channels["telegram"] = with_concurrency(TelegramChannel(bot), HTTP_CONCURRENCY)
         buttons_for = row_buttons(settings.telegram.callback_secret)
     elif settings.development:
         channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
-                            buttons_for=buttons_for, limits={"sms": sms_limiter(settings)})
+                            buttons_for=buttons_for, limits=limiters(settings))
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
@@ -97,18 +110,21 @@ def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
         if provider == "smpp":
             from sms_gateway.smpp import SmppChannel, SmppSettings
 
-            return SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
+            smpp = SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
                                sink)
+            return with_concurrency(smpp, smpp._settings.window)
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 
-            channel = AliyunChannel(AliyunSettings(**section), sink)
+            channel = with_concurrency(AliyunChannel(AliyunSettings(**section), sink),
+                                       HTTP_CONCURRENCY)
             routes += channel.routes()
             return channel
         if provider == "twilio":
             from sms_gateway.twilio import TwilioChannel, TwilioSettings
 
-            channel = TwilioChannel(TwilioSettings(**section), sink)
+            channel = with_concurrency(TwilioChannel(TwilioSettings(**section), sink),
+                                       HTTP_CONCURRENCY)
             routes += channel.routes()
             return channel
     except ValidationError as exc:
@@ -119,9 +135,31 @@ def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
     return DevChannel("sms", ctx.clock)
 
 
-def sms_limiter(settings: Settings) -> RateLimiter:
-    return RateLimiter(per_number=[Limit(settings.sms.per_number_per_minute, 60.0)],
-                       global_limits=[Limit(settings.sms.per_second, 1.0)])
+def with_concurrency(channel: Any, default: int) -> Any:
+    """Sends in flight at once on a channel that does not state it itself: SMPP its window,
+    HTTP providers and the Bot API a bounded pool (the rate limits still apply)."""
+    if not hasattr(channel, "concurrency"):
+        channel.concurrency = default
+    return channel
+
+
+def limiters(settings: Settings) -> dict[str, Limiter]:
+    """SMS: the carrier's limits, a long SMS costing one token per segment as carriers count
+    them. Telegram: the Bot API's, 30 messages a second overall and one a second per chat.
+    Shared by all instances through Redis when `rate_limit_redis_url` is set."""
+    shapes: dict[str, tuple[list[Limit], list[Limit], Callable[[str], int]]] = {
+        "sms": ([Limit(settings.sms.per_number_per_minute, 60.0)],
+                [Limit(settings.sms.per_second, 1.0)], count_segments),
+        "telegram": ([Limit(1, 1.0)], [Limit(30, 1.0)], lambda text: 1),
+    }
+    if not settings.rate_limit_redis_url:
+        return {name: RateLimiter(per, overall, cost)
+                for name, (per, overall, cost) in shapes.items()}
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.rate_limit_redis_url)
+    return {name: SharedRateLimiter(redis, f"duban:limit:{name}", per, overall, cost)
+            for name, (per, overall, cost) in shapes.items()}
 
 
 def build_app(service: Service) -> web.Application:
@@ -131,7 +169,13 @@ def build_app(service: Service) -> web.Application:
         return await health(service.ctx.clock, service.settings.instance, service.channels,
                             calendar=await calendar_warning(service.ctx))
 
-    app.add_routes([web.get("/healthz", healthz), *service.routes])
+    async def prometheus(request: web.Request) -> web.Response:
+        await metrics.refresh(service.ctx.clock.now(), service.channels)
+        body, content_type = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", prometheus),
+                    *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":
         from bot.app import setup_webhook
 
@@ -151,6 +195,9 @@ async def serve(settings: Settings) -> None:
     scheduler.add_job(service.tick, "interval", seconds=settings.poll_seconds, max_instances=1,
                       coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
+    sending = asyncio.create_task(DispatchLoop(
+        service.dispatcher, poll_seconds=settings.poll_seconds,
+        database_url=settings.database_url).run())
     log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
              settings.sms_provider, ", development mode" if settings.development else "")
     polling = start_polling(service)
@@ -158,6 +205,8 @@ async def serve(settings: Settings) -> None:
         await until_stopped()
     finally:
         scheduler.shutdown(wait=False)
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
         if polling:
             await service.bot_dispatcher.stop_polling()
             await polling

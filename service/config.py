@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     development: bool = False
     allow_dev_on_public_host: bool = False  # development mode on a non-loopback host, knowingly
     sms_fallback_hours: float = Field(default=4.0, gt=0)  # messenger_first: SMS if unread
+    # Share the SMS and messenger rate limits of all instances through this Redis; without
+    # it each instance keeps its own (fine for one instance).
+    rate_limit_redis_url: str | None = None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from dispatch.dispatcher import MAX_ATTEMPTS, Dispatcher
 from dispatch.outbox import claim_due, enqueue, record
+from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
 from models import MessageEvent, MessageStatus, OutboundMessage, Person, ProviderId
-from sms_gateway.ratelimit import Limit, RateLimiter
 from tests.dispatch.support import (
     ScriptedChannel,
     history,

@@ -174,3 +174,19 @@ async def test_postgres_claims_skip_rows_another_transaction_holds(db, clock) ->
         await conn.close()
     assert [r.id for r in claimed] == [r.id for r in rows[4:]]
     assert [r.id for r in await claim_due(clock.now(), "w", LEASE)] == held
+
+
+async def test_enqueue_writes_many_rows_in_chunks_each_once(db, clock, monkeypatch) -> None:
+    """Issue 10 "the clock in batches": rows are written a statement per chunk; a repeat of
+    the same dedup key writes nothing twice."""
+    from dispatch import outbox
+
+    monkeypatch.setattr(outbox, "INSERT_CHUNK", 3)
+    people = await make_people(4)  # 8 rows: chunks of 3, 3, 2
+    rows = await enqueue(kind="remind", people=people, context=remind_context(1),
+                         due_at=clock.now(), now=clock.now(), dedup="chunked")
+    assert len(rows) == 8 and [r.id for r in rows] == sorted(r.id for r in rows)
+    assert [await history(r) for r in rows] == [["pending"]] * 8
+    again = await enqueue(kind="remind", people=people, context=remind_context(1),
+                          due_at=clock.now(), now=clock.now(), dedup="chunked")
+    assert again == [] and await OutboundMessage.all().count() == 8

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from dispatch.dispatcher import Dispatcher
 from dispatch.outbox import enqueue
+from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
 from models import MessageStatus, OutboundMessage, Person, Role, Unit
 from service.simulate import RecordingChannel
-from sms_gateway.ratelimit import Limit, RateLimiter
 
 
 async def test_sms_over_the_per_number_limit_waits_for_its_turn(db, clock):

@@ -52,6 +52,7 @@ async def test_r3_r7_notice_goes_out_with_buttons_and_a_tap_acknowledges(db, clo
                 approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True,
                 code="D1"), Actor(None, "web"))
             await service.tick()
+            await service.dispatcher.run_once()  # the dispatcher loop's step
             [notice] = server.sent("sendMessage", OPERATOR_CHAT)
             assert "D1" in notice.params["text"] and "收到" in notice.params["text"]
             keyboard = notice.params["reply_markup"]["inline_keyboard"]
@@ -74,6 +75,7 @@ async def test_r3_r7_notice_goes_out_with_buttons_and_a_tap_acknowledges(db, clo
             await asyncio.sleep(1.1)
             clock.set(clock.now() + timedelta(seconds=2))
             await service.tick()
+            await service.dispatcher.run_once()  # the dispatcher loop's step
             await eventually(lambda: len(server.sent("sendMessage", OPERATOR_CHAT)) >= 2)
             assert "D1" in server.sent("sendMessage", OPERATOR_CHAT)[-1].params["text"]
         finally:
@@ -103,10 +105,13 @@ async def test_a_blocked_user_gets_the_answer_by_sms_instead(db, clock):
             await service.sink.inbound(InboundText(channel="telegram", sender=str(OPERATOR_CHAT),
                                                    text="D1 收到", provider_message_id="tg:1"))
             await service.tick()
+            await service.dispatcher.run_once()  # the dispatcher loop's step
             await asyncio.sleep(1.1)  # Telegram's per-chat limit: the notice went first
             clock.set(clock.now() + timedelta(seconds=2))
             await service.tick()  # the answer: blocked, failed over
+            await service.dispatcher.run_once()  # the dispatcher loop's step
             await service.tick()  # the failover row goes out on the next poll
+            await service.dispatcher.run_once()  # the dispatcher loop's step
         finally:
             await service.bot.session.close()
     [answer] = await OutboundMessage.filter(kind="reply", channel="telegram")

@@ -39,6 +39,7 @@ async def served(db, clock):
         approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True, code="D1"),
         Actor(None, "web"))
     await service.tick()
+    await service.dispatcher.run_once()  # the dispatcher loop's step
     runner = web.AppRunner(build_app(service))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -65,6 +66,7 @@ async def test_r3_r36_dev_sms_page_shows_notice_and_takes_a_reply(served, tmp_pa
         await page.click("#reply button")
         await page.locator("#notice").wait_for()
         await service.tick()  # the answer goes out
+        await service.dispatcher.run_once()  # the dispatcher loop's step
         await page.reload()
         await operator.get_by_text("D1 收到，已安排李一办理").wait_for()
         await page.screenshot(path=str(tmp_path / "dev_sms.png"), full_page=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sms_gateway.ratelimit import Limit, RateLimiter
+from dispatch.ratelimit import Limit, RateLimiter
 
 A = "+8613800138000"
 B = "+8613900139000"
@@ -70,12 +70,26 @@ def test_cost_counts_segments_of_a_long_message() -> None:
     assert limiter.delay(A, 0.0, cost=3) == pytest.approx(0.3)
 
 
-def test_a_cost_no_bucket_can_ever_hold_is_an_error() -> None:
-    limiter = RateLimiter(per_number=[Limit(2, 60)])
-    with pytest.raises(ValueError, match="never fit"):
-        limiter.delay(A, 0.0, cost=3)
-    with pytest.raises(ValueError, match="never fit"):
-        limiter.take(A, 0.0, cost=0)
+def test_a_cost_below_one_is_an_error() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        RateLimiter(per_number=[Limit(2, 60)]).take(A, 0.0, cost=0)
+
+
+def test_an_oversize_message_goes_when_the_bucket_is_full_and_leaves_it_in_debt() -> None:
+    """Issue 8 item 8: 8 segments against 5 per minute is sent (never raises, never stuck)."""
+    limiter = RateLimiter(per_number=[Limit(5, 60)])
+    assert limiter.take(A, 0.0, cost=8) == 0.0
+    # 8 taken from 5: the bucket is 3 in debt, so one more segment waits (3 + 1) / (5/60) s.
+    assert limiter.delay(A, 0.0, cost=1) == pytest.approx(48.0)
+    assert limiter.delay(A, 0.0, cost=8) == pytest.approx(96.0)  # a full bucket again
+    assert limiter.take(A, 96.0, cost=8) == 0.0
+
+
+def test_an_oversize_message_waits_while_the_bucket_is_not_full() -> None:
+    limiter = RateLimiter(per_number=[Limit(5, 60)])
+    assert limiter.take(A, 0.0, cost=1) == 0.0
+    assert limiter.take(A, 0.0, cost=8) == pytest.approx(12.0)
+    assert limiter.take(A, 12.0, cost=8) == 0.0
 
 
 def test_now_may_be_a_datetime() -> None:

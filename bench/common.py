@@ -1,0 +1,157 @@
+"""Shared pieces of the benches: a fresh PostgreSQL database, an SMSC child process that
+counts what reached it, `duban serve` as a child process, and its memory."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN_URL = os.environ.get("DUBAN_BENCH_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dsn(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+
+
+async def fresh_database(name: str) -> str:
+    """An empty, migrated PostgreSQL database `name` (dropped first if it exists)."""
+    import asyncpg
+
+    from service.db import close_database, open_database
+
+    admin = await asyncpg.connect(dsn(ADMIN_URL))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    await open_database(url)
+    await close_database()
+    return url
+
+
+async def seed_due_rows(url: str, count: int, *, due: str = "now() - interval '1 minute'"
+                        ) -> None:
+    """`count` pending SMS rows, each to its own number, rendered by the dispatcher."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        await conn.execute(f"""
+            INSERT INTO outbound_message (kind, channel, address, context, status, due_at,
+                attempts, provider_ids, created_at)
+            SELECT 'remind', 'sms', '+86138' || lpad(i::text, 8, '0'),
+                json_build_object('code', 'B' || i, 'title', '第' || i || '号督办事项',
+                    'node', '3d', 'deadline', '2026-11-25 17:00', 'reason', null,
+                    'number', i, 'channel', 'sms'),
+                'pending', {due}, 0, '[]', now()
+            FROM generate_series(1, $1) AS i""", count)
+    finally:
+        await conn.close()
+
+
+class Smsc:
+    """smpp34's SMSC in a child process: accepts every submit_sm and counts them per number."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "smsc", str(self.port)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def report(self) -> dict[str, float]:
+        """Submits so far: total, distinct numbers, first and last arrival (monotonic)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("report\n")
+        self.process.stdin.flush()
+        total, numbers, most, first, last = self.process.stdout.readline().split()
+        return {"total": int(total), "numbers": int(numbers), "most": int(most),
+                "first": float(first), "last": float(last)}
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
+
+
+async def serve_smsc(port: int) -> None:
+    import smpp34
+
+    server = smpp34.Server(host="127.0.0.1", port=port, system_id="BENCH")
+    await server.start()
+    per_number: collections.Counter[str] = collections.Counter()
+    times = [0.0, 0.0]
+    ids = iter(range(1, 1 << 62))
+
+    async def accept() -> None:
+        while True:
+            event = await server.next()
+            if isinstance(event, smpp34.SubmitSmEvent):
+                event.accept(f"m{next(ids)}")
+                per_number[event.destination_addr] += 1
+                now = time.monotonic()
+                times[0] = times[0] or now
+                times[1] = now
+
+    task = asyncio.create_task(accept())
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        if line.strip() == "report":
+            most = max(per_number.values(), default=0)
+            print(sum(per_number.values()), len(per_number), most, *times, flush=True)
+    task.cancel()
+
+
+def start_serve(url: str, smsc_port: int, *, log: Path, **env: str) -> subprocess.Popen:
+    """`duban serve` on `url`, sending SMS to the SMSC, with the carrier limits lifted."""
+    settings = {
+        "DUBAN_DATABASE_URL": url, "DUBAN_PORT": str(free_port()), "DUBAN_INSTANCE": "bench",
+        "DUBAN_SMS__PROVIDER": "smpp", "DUBAN_SMS__SMPP__HOST": "127.0.0.1",
+        "DUBAN_SMS__SMPP__PORT": str(smsc_port), "DUBAN_SMS__SMPP__SYSTEM_ID": "bench",
+        "DUBAN_SMS__SMPP__PASSWORD": "bench", "DUBAN_SMS__SMPP__SOURCE_ADDR": "10690357",
+        "DUBAN_SMS__PER_SECOND": "1000000", "DUBAN_SMS__PER_NUMBER_PER_MINUTE": "1000",
+    } | env
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DUBAN_")} | settings
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=REPO,
+                                env=child_env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process now (VmRSS) or at its peak (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["smsc"]:
+    sys.path.insert(0, str(REPO))
+    asyncio.run(serve_smsc(int(sys.argv[2])))
