@@ -223,6 +223,8 @@ _NOT_DONE_START = re.compile(rf"{_NOT_DONE_LEAD}{{0,2}}(?:{_NOT_DONE_NOW})")
 _NOT_DONE_AFTER_NUMBER = re.compile(
     rf"(?:目前|现在|暂时|还|该项|此项|这项|该事项|整改|工作)?(?:{_NOT_DONE_NOW})"
 )
+# After 同意/批准: a negation, a question or a deferral takes the approval back.
+_NOT_AGREED = re.compile(r"不|没|吗|么|否|暂缓|缓|再议|待定|研究后|考虑")
 _EXTENSION_WORD = re.compile(r"延期|延长|推迟|顺延|延后|延迟")
 
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
@@ -578,6 +580,8 @@ def _slip(s: str, today: date) -> Question | None:
 def _consent(reply: _Reply, today: date) -> Parsed:
     """R28: whether the service object agreed to close the matter, with optional notes."""
     code, body = _matter_code(reply, strict=True)
+    if _NOT_AGREED.match(_clean(body)):  # "服务对象同意吗"
+        return _unknown(reply.source)
     agreed = not any(no in reply.word_text for no in ("不", "未", "拒"))
     return Intent(_K.CONSENT, code, reply.number, _body_text(body), agreed=agreed)
 
@@ -598,10 +602,13 @@ def _confirm(reply: _Reply, today: date) -> Parsed:
 
 
 def _approve(reply: _Reply, today: date) -> Parsed:
+    """同意 D17; "同意不了", "同意吗", "D17 同意？暂缓" are no approval."""
     matter = _supervised_matter(reply)
     if isinstance(matter, ParseError):
         return matter
     code, body = matter
+    if _NOT_AGREED.match(reply.body.lstrip(_SEP_CHARS)) or _NOT_AGREED.match(_clean(body)):
+        return _unknown(reply.source)
     return Intent(_K.APPROVE, code, reply.number, _body_text(body))
 
 
