@@ -3,8 +3,10 @@
 1. The raw message is stored first, in its own commit, so nothing is lost whatever happens
    next; a provider's resend of a message already handled stops there.
 2. The sender is identified by address; an unknown sender changes nothing.
-3. The text is parsed; 4. the matter is resolved: a code, a short number, or the sender's
-   only open matter — never a guess such as "the latest".
+3. The text is parsed (a question asked back, e.g. for an input-method slip, changes
+   nothing; "是" as the very next message applies what it proposed); 4. the matter is
+   resolved: a code, a short number, or the sender's only open matter — never a guess
+   such as "the latest".
 5. The workflow service makes the change; it alone holds the rules.
 6. The answer (kind "reply", on the channel the message came from) says what was understood
    or precisely why nothing was done (R15, R36).

@@ -15,6 +15,17 @@ Grammar, on the normalised text (:func:`replies.normalize.normalize`)::
 The command word at the start decides the kind ("进展 已完成排查" is progress, not
 completion). Unit commands may also name the code right after the command word when a
 separator follows it ("收到 D17"); supervisor commands must name it ("同意D17").
+
+The parser never takes a wrong action: every result is the command the person meant, a
+:class:`Question` (asked back, applied only after "是") or a :class:`ParseError`:
+
+- greetings and fillers in front are skipped ("王主任好，D2收到", "哦哦 收到");
+- completion words with a negation, a part, a plan or a question are no completion
+  (R8): "完成了大半" is a progress report, "不能按期完成，申请延期至…" an extension,
+  "办结 还有两户未签字" and "办结了吗" are asked back (``completion_unclear``);
+- a receipt carrying a report ("收到。进展：已走访三户") returns both (``Intent.report``);
+- a date naming no single day (下月, 腊月二十, 31号 in November) is asked back;
+- a common input-method slip ("D2 手到") becomes a Question proposing "D2 收到".
 """
 
 import re
