@@ -40,6 +40,7 @@ __all__ = [
     "DateMatch",
     "add_months",
     "find_date",
+    "find_dates",
     "month_end",
     "weekday_on_or_after",
 ]
@@ -54,6 +55,7 @@ class DateMatch:
     fragment: str  # the date expression as written (for error details)
     value: date | None  # None: names no calendar day (2月30日) or no single one (ambiguous)
     ambiguous: str = ""  # "", "lunar" or "vague": why the expression names no single day
+    marked: bool = False  # introduced as a deadline: "至…", "到…", "截止…"
 
 
 class _Ambiguous(ValueError):
@@ -140,13 +142,14 @@ _DATE = re.compile(
 def find_date(text: str, today: date) -> DateMatch | None:
     """Return the first date expression in ``text`` naming a day, resolved against
     ``today``; when every expression is vague, the first of them (to be asked back)."""
-    first_vague = None
-    for m in _DATE.finditer(text):
-        found = _match(m, today)
-        if found.ambiguous != "vague":
-            return found
-        first_vague = first_vague or found
-    return first_vague
+    found = find_dates(text, today)
+    precise = [d for d in found if d.ambiguous != "vague"]
+    return (precise or found or [None])[0]
+
+
+def find_dates(text: str, today: date) -> list[DateMatch]:
+    """Every date expression in ``text``, in order."""
+    return [_match(m, today) for m in _DATE.finditer(text)]
 
 
 def _match(m: re.Match[str], today: date) -> DateMatch:
@@ -157,7 +160,8 @@ def _match(m: re.Match[str], today: date) -> DateMatch:
         value, ambiguous = None, exc.why
     except (ValueError, OverflowError):  # 2月30日, 13月5日, or past the year 9999
         value = None
-    return DateMatch(m.start(), m.end(), m["date"], value, ambiguous)
+    marked = m.start("date") > m.start()
+    return DateMatch(m.start(), m.end(), m["date"], value, ambiguous, marked)
 
 
 def month_end(year: int, month: int) -> date:

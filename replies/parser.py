@@ -36,8 +36,8 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from zoneinfo import ZoneInfo
 
+from replies.dates import DateMatch, find_dates
 from replies.dates import cn_int as _cn_int
-from replies.dates import find_date
 from replies.normalize import normalize
 from replies.not_done import (
     ASKING,
@@ -455,7 +455,7 @@ def _extension(reply: _Reply, today: date) -> Parsed:
     """R17: a new deadline (today or later) and a reason/plan are both required; a date
     that names no single day is asked back, never guessed."""
     code, body = _matter_code(reply, strict=True)
-    found = find_date(body, today)
+    found = _deadline(body, today)
     if found is None:
         return ParseError("missing_date", reply.word_text)
     if found.ambiguous:
@@ -468,6 +468,21 @@ def _extension(reply: _Reply, today: date) -> Parsed:
     if not text:
         return ParseError("missing_text", reply.word_text)
     return Intent(_K.EXTENSION, code, reply.number, text, new_deadline=found.value)
+
+
+def _deadline(body: str, today: date) -> DateMatch | None:
+    """The new deadline among the dates of an extension request. Several different days
+    ("资金预计15号到位，月底前完成") are asked back unless one of them is introduced as
+    the deadline ("延期至…", "到…") or opens the body."""
+    found = find_dates(body, today)
+    precise = [d for d in found if d.ambiguous != "vague"]
+    if len({(d.value, d.ambiguous) for d in precise}) <= 1:
+        return (precise or found or [None])[0]
+    chosen = [d for d in precise if d.marked or not _clean(body[: d.start])]
+    if len(chosen) == 1:
+        return chosen[0]
+    fragments = "/".join(d.fragment for d in precise)[:20]
+    return DateMatch(precise[0].start, precise[0].end, fragments, None, "vague")
 
 
 def _cut(text: str, start: int, end: int) -> str:
