@@ -271,6 +271,8 @@ _WORDS = (
 )
 
 
+_EXTENSION = next(word for word in _WORDS if word.kind is _K.EXTENSION)
+
 # --- parsing ---------------------------------------------------------------------------
 
 
@@ -503,7 +505,7 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     if doubt and (not verb or ASKING.search(reply.source)):
         return ParseError("completion_unclear", doubt.group()[:20])
     if doubt:  # "完成了大半", "已完成排查，剩余两处": a report in completion words
-        return _not_done(reply, code, reply.word_text + body, today)
+        return _not_done(reply.source, code, reply.number, reply.word_text + body, today)
     text = _body_text(body)
     if not text:
         return ParseError("missing_text", reply.word_text)
@@ -517,20 +519,17 @@ def _not_done_report(s: str, today: date) -> Parsed | None:
     """A reply without a command word that starts by saying the work is not done; None
     when it does not."""
     code, number, rest = _address(s)
-    if not rest:
-        return None
-    return _not_done(_Reply(s, code, number, _WORDS[0], "延期", rest), code, rest, today)
+    return _not_done(s, code, number, rest, today) if rest else None
 
 
-def _not_done(reply: _Reply, code: str | None, rest: str, today: date) -> Parsed:
+def _not_done(source: str, code: str | None, number: int | None, rest: str, today: date) -> Parsed:
     """Work reported as not done: an extension request when it asks for one, a question
     back when it asks, else a progress report."""
     if ASKING.search(rest):
         return ParseError("completion_unclear", _clean(rest)[:20])
     if EXTENSION_WORD.search(rest):
-        as_extension = _Reply(reply.source, code, reply.number, _WORDS[0], "延期", rest)
-        return _extension(as_extension, today)
-    return Intent(_K.PROGRESS, code, reply.number, _clean(rest), reading="not_completion")
+        return _extension(_Reply(source, code, number, _EXTENSION, "延期", rest), today)
+    return Intent(_K.PROGRESS, code, number, _clean(rest), reading="not_completion")
 
 
 def _address(s: str) -> tuple[str | None, int | None, str]:
