@@ -184,7 +184,8 @@ class Inbox:
         if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
             parsed = await pending_question(row, person, self.ctx)
             if parsed is None:
-                return Answer(Status.REFUSED, "nothing_to_confirm", "refused nothing_to_confirm")
+                # An error, so that an auto-responder's "是" counts towards the noise cap.
+                return Answer(Status.ERROR, "nothing_to_confirm", "error nothing_to_confirm")
             parsed = parsed.proposal  # the person confirmed what we asked about
         if isinstance(parsed, Question):
             return Answer(Status.ERROR, "did_you_mean", f"question {parsed.code}",
