@@ -4,7 +4,7 @@
 against the day the message was received. Supported forms:
 
 - with a year: ``2026-12-31``, ``2026/12/31``, ``2026.12.31``, ``2026年12月31日``,
-  ``2026年12月底``, ``2026年底``
+  ``2026年12月底``, ``2026年底``, ``明年3月底``, ``今年12月20日``
 - without a year: ``12月31日``, ``12月31号``, ``12月31``, ``12-31``, ``12.31``,
   ``12/31``, ``12月底``, also in Chinese numerals (``十一月底``, ``元月十号``,
   ``十二月三十一日``) — the message's year, or the next year when that day is more
@@ -108,7 +108,7 @@ _FORMS = (
     # lunar: 腊月二十, 正月十五, 冬月, 农历十月初八, 初八 — asked back, never converted
     rf"(?P<lunar>(?:农历|阴历|旧历)[^ ,.;]{{0,8}}|[正腊冬]月(?:初?{_DAY}|底|末)?|初[{_CN}]+)",
     # 2026年12月31日, 12月31号, 12月31, 12月底, 2026年12月底, 十一月底, 元月十号, 12月中旬
-    rf"{_NOT_AFTER_NUMBER}(?:(?P<cy>20[0-9]{{2}})年)?(?P<cm>{_MONTH})月"
+    rf"{_NOT_AFTER_NUMBER}(?:(?P<cy>20[0-9]{{2}})年|(?P<cyrel>今|本|明|后)年)?(?P<cm>{_MONTH})月"
     rf"(?:(?P<cd>{_DAY})[日号]?(?![0-9{_CN}])|(?P<cend>底|末)|(?P<cvague>[上中下]旬|中|初|份))",
     # 2026年底, 年底, 今年底, 明年底 (not 去年底)
     r"(?<![去前])(?:(?<![0-9])(?P<yy>20[0-9]{2})|(?P<ynext>明)|今|本)?年(?P<yend>底|末)",
@@ -221,13 +221,22 @@ def _resolve(m: re.Match[str], today: date) -> date:
 def _month_day(m: re.Match[str], today: date) -> date:
     """12月31日, 2026年12月31日, 12月底, 2026年12月底, 十一月底, 元月十号."""
     month = 1 if m["cm"] == "元" else _number(m["cm"])
+    year = _named_year(m, today)
     if m["cend"]:
-        if m["cy"]:
-            return month_end(int(m["cy"]), month)
+        if year:
+            return month_end(year, month)
         return _yearless(month, calendar.monthrange(today.year, month)[1], today, end=True)
-    if m["cy"]:
-        return date(int(m["cy"]), month, _number(m["cd"]))
+    if year:
+        return date(year, month, _number(m["cd"]))
     return _yearless(month, _number(m["cd"]), today)
+
+
+def _named_year(m: re.Match[str], today: date) -> int | None:
+    """2027年…, 今年/本年…, 明年…, 后年…; None when the year is not written."""
+    if m["cy"]:
+        return int(m["cy"])
+    offsets = {"今": 0, "本": 0, "明": 1, "后": 2}
+    return today.year + offsets[m["cyrel"]] if m["cyrel"] else None
 
 
 def _yearless(month: int, day: int, today: date, *, end: bool = False) -> date:

@@ -178,7 +178,7 @@ _TITLES = (
 # A greeting ends with 好 or a separator: "王局长同意D17" reports someone else's decision
 # and is no greeting before "同意D17".
 _LEAD_ITEM = re.compile(
-    rf"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?){_SEP}*"
+    rf"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?|是的|对的){_SEP}*"
     rf"|(?:[\u4e00-\u9fff]{{1,4}}(?:{_TITLES})|各位领导|领导|各位|大家|您|你)们?"
     rf"(?:[您你]?好{_SEP}*|{_SEP}+)",
     re.IGNORECASE,
@@ -192,6 +192,8 @@ _FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGN
 # What may follow a weak ack word: "好的收到", "好的谢谢", "好啊" — but not "好久不见".
 _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
 
+# "进展稍后报" promises a report; it is none (no node may be satisfied by it).
+_DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
 _REPORT_IN_ACK = re.compile(
     rf"(?:^|(?<=[{re.escape(_SEP_CHARS)}]))(?:目前|当前|本周|今日|今天)?(?:工作)?"
@@ -430,7 +432,7 @@ def _acknowledge(reply: _Reply, today: date) -> Parsed:
     """A receipt; a progress report inside it ("收到。进展：…") is kept as ``report``."""
     code, body = _matter_code(reply, strict=True)
     m = _REPORT_IN_ACK.search(body)
-    if m and not _is_filler(body[m.end() :]):
+    if m and not _is_filler(body[m.end() :]) and not _DEFERRED.match(body[m.end() :]):
         report = _clean(body[m.end() :])
         return Intent(_K.ACKNOWLEDGE, code, reply.number, _body_text(body[: m.start()]),
                       report=report)  # fmt: skip
@@ -448,7 +450,7 @@ def _acknowledge_all(reply: _Reply, today: date) -> Parsed:
 def _progress(reply: _Reply, today: date) -> Parsed:
     code, body = _matter_code(reply, strict=True)
     text = _body_text(body)
-    if not text:
+    if not text or _DEFERRED.match(text):  # "进展 稍后报送" is no report yet
         return ParseError("missing_text", reply.word_text)
     return Intent(_K.PROGRESS, code, reply.number, text)
 
