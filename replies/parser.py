@@ -192,6 +192,7 @@ _FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGN
 # What may follow a weak ack word: "好的收到", "好的谢谢", "好啊" — but not "好久不见".
 _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
 
+_NO_SUMMARY = re.compile(r"无|没有|暂无|略|同上|空")
 # "进展稍后报" promises a report; it is none (no node may be satisfied by it).
 _DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
@@ -509,7 +510,7 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     if doubt:  # "完成了大半", "已完成排查，剩余两处": a report in completion words
         return _not_done(reply.source, code, reply.number, reply.word_text + body, today)
     text = _body_text(body)
-    if not text:
+    if not text or _NO_SUMMARY.fullmatch(text):  # "办结 无" names no work done
         return ParseError("missing_text", reply.word_text)
     if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
