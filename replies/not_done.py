@@ -12,6 +12,7 @@ import re
 __all__ = [
     "ASKING",
     "EXTENSION_WORD",
+    "HEADING_WORD",
     "NOT_AGREED",
     "NOT_DONE",
     "NOT_DONE_AFTER_NUMBER",
@@ -33,12 +34,14 @@ _PART = (
 _ALL_DONE = r"(?:了|的)?(?:率|比例|进度)?(?:达到?|为)? ?(?:100 ?%|百分之百)"
 # "完成情况如下：…" opens a report; after an explicit 办结 ("办结 完成情况：…") it is the
 # summary's heading, while "办结情况：…" still asks.
-_HEADING = rf"{_DONE}情况"
+# The same for a plan: "完成时间12月31日", "完成后将报送" (but "办结 整改完成后已验收").
+HEADING_WORD = re.compile(r"情况|时间|日期|时限|期限|目标|计划|后")
+_HEADING = rf"{_DONE}(?:{HEADING_WORD.pattern})"
 _NOT_DONE_FORMS = (
     rf"{_NEG}{_GAP}{_DONE}",
     r"[办做干搞弄改修建忙整完结]不(?:完|了|成|好|结)|完成不了|办结不了",
     rf"{_DONE}(?!{_ALL_DONE})(?:了|的)?(?:约|近|将近|接近|超过?|过|达到?)?"
-    rf"(?:{_PART}|[0-9]|进度|率|比例|量|度|数|时间|日期|时限|期限|目标|计划|后)",
+    rf"(?:{_PART}|[0-9]|进度|率|比例|量|度|数)",
     rf"{_PART}(?:已经|均已|已)?{_DONE}",
     r"剩余|剩下|还剩|尚余|余下|尚有|仍有|待完成|待办结|还有[^ ,.;!?]{0,8}(?:未|没|待)",
     rf"(?:预计|计划|争取|力争|将于|将在|拟于?|准备|打算|有望|确保|尽快|抓紧|正在)[^,.;!?:]{{0,12}}{_DONE}",

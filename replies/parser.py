@@ -42,6 +42,7 @@ from replies.normalize import normalize
 from replies.not_done import (
     ASKING,
     EXTENSION_WORD,
+    HEADING_WORD,
     NOT_AGREED,
     NOT_DONE,
     NOT_DONE_AFTER_NUMBER,
@@ -501,7 +502,7 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     the work is not done (R8: an application stops all chasing)."""
     code, body = _matter_code(reply, strict=True)
     verb = reply.word.follow is _Follow.VERB
-    heading = reply.body.startswith("情况")
+    heading = HEADING_WORD.match(reply.body)  # "办结情况：…", "办结时间…"
     doubt = ASKING.search(reply.source) or (
         NOT_DONE_OR_HEADING if verb or heading else NOT_DONE
     ).search(reply.source)
