@@ -43,6 +43,7 @@ from models import (
     OutboundMessage,
     Person,
     ProviderId,
+    storable_provider_id,
 )
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
@@ -76,6 +77,7 @@ RECEIPT_STATUS = {
     "expired": MessageStatus.EXPIRED,
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
+NOT_YET_SUBMITTED = (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.SENDING)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -233,6 +235,8 @@ class Inbox:
                 f"refused {refused.code} {found.code}",
                 context={"refusal": refused.code, "params": params},
             )
+            if not await may(person, Action.VIEW, found):
+                return code_only(found, answer)
         else:
             answer = Answer(Status.DONE, reason, f"{intent.kind.value} {found.code}", context=extra)
         return await self.about(found, mine, answer)
@@ -396,6 +400,15 @@ class Inbox:
         return Answer(Status.REFUSED, "not_registered", label)
 
 
+def code_only(matter: Matter, answer: Answer) -> Answer:
+    """Issue 8 item 6: a refusal to someone of another unit names the matter by its code
+    only — nothing of its title, units or state."""
+    answer.matter = matter
+    hidden = {"title": "", "number": None, "initiator": "", "lead": "", "state": "", "due": None}
+    answer.context = {"code": matter.code, **hidden} | answer.context
+    return answer
+
+
 # --- matter commands: each one workflow call -------------------------------------------------
 
 
@@ -480,7 +493,8 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
 async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
     """The raw row, in its own commit. For a resend: None once the first was handled, or
     the stored row when its processing never finished (the resend completes it)."""
-    provider_id = message.provider_message_id[:128] if message.provider_message_id else None
+    provider_id = message.provider_message_id
+    provider_id = storable_provider_id(provider_id) if provider_id else None
     try:
         return await InboundMessage.create(
             channel=message.channel[:16],
@@ -611,8 +625,11 @@ async def record_receipt(
     if receipt.detail:
         detail += f": {receipt.detail}"
     now = ctx.clock.now()
-    if row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED:
-        # One part of a long SMS failed: a later part's delivery must not hide that.
+    if row.status in NOT_YET_SUBMITTED or (
+        row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED
+    ):
+        # A part of a long SMS sent while its other parts wait for a retry (issue 8 item 10),
+        # or one part failed: a later part's delivery must not hide that.
         await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
         return
     await record(row, status, now, detail)

@@ -463,8 +463,17 @@ async def test_r29_an_unknown_grade_is_refused(org, ctx, clock):
         await service.grade(ctx, matter, await person("周干事"), "web", "很好")
 
 
+async def graded_and_reviewed(ctx, clock) -> Matter:
+    """A completion graded 合格 (R29) and reviewed by the supervising office (R30)."""
+    matter = await completion_requested(ctx, clock)
+    await service.grade(ctx, matter, await person("周干事"), "web", "合格")
+    assert await service.approve(ctx, matter, await person("周干事"), "web") == "reviewed"
+    return matter
+
+
 async def test_r30_an_operator_of_the_initiator_only_reviews(org, ctx, clock):
     matter = await completion_requested(ctx, clock)
+    await service.grade(ctx, matter, await person("周干事"), "web", "合格")
     assert await service.approve(ctx, matter, await person("周干事"), "web") == "reviewed"
     assert (await refresh(matter)).state == MatterState.COMPLETION_REQUESTED
     assert await rows("feedback", matter) == [("周干事", "sms"), ("周干事", "telegram"),
@@ -476,7 +485,7 @@ async def test_r30_an_operator_of_the_initiator_only_reviews(org, ctx, clock):
 
 
 async def test_r30_approval_by_the_initiators_leader_closes(org, ctx, clock):
-    matter = await completion_requested(ctx, clock)
+    matter = await graded_and_reviewed(ctx, clock)
     clock.set(START + 3 * H)
     assert await service.approve(ctx, matter, await person("孙区长"), "web") == "closed"
     matter = await refresh(matter)
@@ -491,7 +500,7 @@ async def test_r30_approval_by_the_initiators_leader_closes(org, ctx, clock):
 
 async def test_r31_a_closed_matter_keeps_its_record_and_is_archived_never_deleted(org, ctx,
                                                                                clock):
-    matter = await completion_requested(ctx, clock)
+    matter = await graded_and_reviewed(ctx, clock)
     await service.approve(ctx, matter, await person("孙区长"), "web")
     models = (Feedback, Application, AuditEntry, OutboundMessage, ClockAction, Node)
     counts = {m.__name__: await m.filter(matter=matter).count() for m in models}
