@@ -4,7 +4,7 @@
 against the day the message was received. Supported forms:
 
 - with a year: ``2026-12-31``, ``2026/12/31``, ``2026.12.31``, ``2026年12月31日``,
-  ``2026年12月底``, ``2026年底``
+  ``2026年12月底``, ``2026年底``, ``明年3月底``, ``今年12月20日``, ``二〇二六年十二月三十一日``
 - without a year: ``12月31日``, ``12月31号``, ``12月31``, ``12-31``, ``12.31``,
   ``12/31``, ``12月底``, also in Chinese numerals (``十一月底``, ``元月十号``,
   ``十二月三十一日``) — the message's year, or the next year when that day is more
@@ -40,6 +40,7 @@ __all__ = [
     "DateMatch",
     "add_months",
     "find_date",
+    "find_dates",
     "month_end",
     "weekday_on_or_after",
 ]
@@ -54,6 +55,7 @@ class DateMatch:
     fragment: str  # the date expression as written (for error details)
     value: date | None  # None: names no calendar day (2月30日) or no single one (ambiguous)
     ambiguous: str = ""  # "", "lunar" or "vague": why the expression names no single day
+    marked: bool = False  # introduced as a deadline: "至…", "到…", "截止…"
 
 
 class _Ambiguous(ValueError):
@@ -95,6 +97,9 @@ _MONTH = r"(?:[0-9]{1,2}|十[一二]?|[一二三四五六七八九]|元)"
 # A day: digits or Chinese numerals up to 三十一.
 _DAY = r"(?:[0-9]{1,2}|[二三]?十[一二三四五六七八九]?|三十|[一二三四五六七八九])"
 _NOT_AFTER_NUMBER = rf"(?<![0-9{_CN}])"
+# 二〇二六年: a year written digit by digit in Chinese numerals.
+_CN_YEAR_DIGIT = "[〇零一二三四五六七八九]"
+_YEAR_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 # A number like "1.5" or "3-5" followed by a unit is a quantity, not a date.
 _QUANTITY_UNIT = r"[%‰万亿元米里吨亩个倍件户人次台套公千平立]"  # 公里, 千米, 平方米, 立方米
 # "3号楼", "2号线", "1号文件": a numbered thing, not a day of the month.
@@ -106,7 +111,8 @@ _FORMS = (
     # lunar: 腊月二十, 正月十五, 冬月, 农历十月初八, 初八 — asked back, never converted
     rf"(?P<lunar>(?:农历|阴历|旧历)[^ ,.;]{{0,8}}|[正腊冬]月(?:初?{_DAY}|底|末)?|初[{_CN}]+)",
     # 2026年12月31日, 12月31号, 12月31, 12月底, 2026年12月底, 十一月底, 元月十号, 12月中旬
-    rf"{_NOT_AFTER_NUMBER}(?:(?P<cy>20[0-9]{{2}})年)?(?P<cm>{_MONTH})月"
+    rf"{_NOT_AFTER_NUMBER}(?:(?P<cy>20[0-9]{{2}}|二[〇零]{_CN_YEAR_DIGIT}{{2}})年|(?P<cyrel>今|本|明|后)年)?"
+    rf"(?P<cm>{_MONTH})月"
     rf"(?:(?P<cd>{_DAY})[日号]?(?![0-9{_CN}])|(?P<cend>底|末)|(?P<cvague>[上中下]旬|中|初|份))",
     # 2026年底, 年底, 今年底, 明年底 (not 去年底)
     r"(?<![去前])(?:(?<![0-9])(?P<yy>20[0-9]{2})|(?P<ynext>明)|今|本)?年(?P<yend>底|末)",
@@ -140,13 +146,14 @@ _DATE = re.compile(
 def find_date(text: str, today: date) -> DateMatch | None:
     """Return the first date expression in ``text`` naming a day, resolved against
     ``today``; when every expression is vague, the first of them (to be asked back)."""
-    first_vague = None
-    for m in _DATE.finditer(text):
-        found = _match(m, today)
-        if found.ambiguous != "vague":
-            return found
-        first_vague = first_vague or found
-    return first_vague
+    found = find_dates(text, today)
+    precise = [d for d in found if d.ambiguous != "vague"]
+    return (precise or found or [None])[0]
+
+
+def find_dates(text: str, today: date) -> list[DateMatch]:
+    """Every date expression in ``text``, in order."""
+    return [_match(m, today) for m in _DATE.finditer(text)]
 
 
 def _match(m: re.Match[str], today: date) -> DateMatch:
@@ -157,7 +164,8 @@ def _match(m: re.Match[str], today: date) -> DateMatch:
         value, ambiguous = None, exc.why
     except (ValueError, OverflowError):  # 2月30日, 13月5日, or past the year 9999
         value = None
-    return DateMatch(m.start(), m.end(), m["date"], value, ambiguous)
+    marked = m.start("date") > m.start()
+    return DateMatch(m.start(), m.end(), m["date"], value, ambiguous, marked)
 
 
 def month_end(year: int, month: int) -> date:
@@ -217,13 +225,22 @@ def _resolve(m: re.Match[str], today: date) -> date:
 def _month_day(m: re.Match[str], today: date) -> date:
     """12月31日, 2026年12月31日, 12月底, 2026年12月底, 十一月底, 元月十号."""
     month = 1 if m["cm"] == "元" else _number(m["cm"])
+    year = _named_year(m, today)
     if m["cend"]:
-        if m["cy"]:
-            return month_end(int(m["cy"]), month)
+        if year:
+            return month_end(year, month)
         return _yearless(month, calendar.monthrange(today.year, month)[1], today, end=True)
-    if m["cy"]:
-        return date(int(m["cy"]), month, _number(m["cd"]))
+    if year:
+        return date(year, month, _number(m["cd"]))
     return _yearless(month, _number(m["cd"]), today)
+
+
+def _named_year(m: re.Match[str], today: date) -> int | None:
+    """2027年…, 今年/本年…, 明年…, 后年…; None when the year is not written."""
+    if m["cy"]:
+        return int(m["cy"].translate(_YEAR_DIGITS))
+    offsets = {"今": 0, "本": 0, "明": 1, "后": 2}
+    return today.year + offsets[m["cyrel"]] if m["cyrel"] else None
 
 
 def _yearless(month: int, day: int, today: date, *, end: bool = False) -> date:

@@ -3,8 +3,10 @@
 1. The raw message is stored first, in its own commit, so nothing is lost whatever happens
    next; a provider's resend of a message already handled stops there.
 2. The sender is identified by address; an unknown sender changes nothing.
-3. The text is parsed; 4. the matter is resolved: a code, a short number, or the sender's
-   only open matter — never a guess such as "the latest".
+3. The text is parsed (a question asked back, e.g. for an input-method slip, changes
+   nothing; "是" as the very next message applies what it proposed); 4. the matter is
+   resolved: a code, a short number, or the sender's only open matter — never a guess
+   such as "the latest".
 5. The workflow service makes the change; it alone holds the rules.
 6. The answer (kind "reply", on the channel the message came from) says what was understood
    or precisely why nothing was done (R15, R36).
@@ -161,7 +163,8 @@ class Inbox:
         if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
             parsed = await pending_question(row, person, self.ctx)
             if parsed is None:
-                return Answer(Status.REFUSED, "nothing_to_confirm", "refused nothing_to_confirm")
+                # An error, so that an auto-responder's "是" counts towards the noise cap.
+                return Answer(Status.ERROR, "nothing_to_confirm", "error nothing_to_confirm")
             parsed = parsed.proposal  # the person confirmed what we asked about
         if isinstance(parsed, Question):
             return Answer(Status.ERROR, "did_you_mean", f"question {parsed.code}",

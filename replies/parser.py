@@ -15,6 +15,17 @@ Grammar, on the normalised text (:func:`replies.normalize.normalize`)::
 The command word at the start decides the kind ("进展 已完成排查" is progress, not
 completion). Unit commands may also name the code right after the command word when a
 separator follows it ("收到 D17"); supervisor commands must name it ("同意D17").
+
+The parser never takes a wrong action: every result is the command the person meant, a
+:class:`Question` (asked back, applied only after "是") or a :class:`ParseError`:
+
+- greetings and fillers in front are skipped ("王主任好，D2收到", "哦哦 收到");
+- completion words with a negation, a part, a plan or a question are no completion
+  (R8): "完成了大半" is a progress report, "不能按期完成，申请延期至…" an extension,
+  "办结 还有两户未签字" and "办结了吗" are asked back (``completion_unclear``);
+- a receipt carrying a report ("收到。进展：已走访三户") returns both (``Intent.report``);
+- a date naming no single day (下月, 腊月二十, 31号 in November) is asked back;
+- a common input-method slip ("D2 手到") becomes a Question proposing "D2 收到".
 """
 
 import re
@@ -25,9 +36,19 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from zoneinfo import ZoneInfo
 
+from replies.dates import DateMatch, find_dates
 from replies.dates import cn_int as _cn_int
-from replies.dates import find_date
 from replies.normalize import normalize
+from replies.not_done import (
+    ASKING,
+    EXTENSION_WORD,
+    HEADING_WORD,
+    NOT_AGREED,
+    NOT_DONE,
+    NOT_DONE_AFTER_NUMBER,
+    NOT_DONE_OR_HEADING,
+    NOT_DONE_START,
+)
 
 __all__ = [
     "ERROR_CODES",
@@ -158,7 +179,7 @@ _TITLES = (
 # A greeting ends with 好 or a separator: "王局长同意D17" reports someone else's decision
 # and is no greeting before "同意D17".
 _LEAD_ITEM = re.compile(
-    rf"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?){_SEP}*"
+    rf"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?|是的|对的){_SEP}*"
     rf"|(?:[\u4e00-\u9fff]{{1,4}}(?:{_TITLES})|各位领导|领导|各位|大家|您|你)们?"
     rf"(?:[您你]?好{_SEP}*|{_SEP}+)",
     re.IGNORECASE,
@@ -172,59 +193,9 @@ _FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGN
 # What may follow a weak ack word: "好的收到", "好的谢谢", "好啊" — but not "好久不见".
 _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
 
-# --- replies that are not a completion although they name it (R8, R27) ---------------------
-# A completion application stops all chasing (R8), so completion words are taken only
-# when nothing around them says the work is not done: a negation (没能完成, 暂时无法办结,
-# 不能按期完成), a potential complement (办不完), a part (完成了大半, 完成进度七成, 基本完成),
-# a heading (完成情况如下), what remains (剩余两处), a plan (预计月底完成) or a question.
-_DONE = r"(?:完成|办结|完结|办完|做完|干完|弄完|搞完|完工|竣工|销号|结案|办好|整改到位|解决)"
-_NEG = (
-    r"(?:没有|没能|未能|尚未|暂未|还未|仍未|还没有|还没|没|未|无法|难以|不能够?|不可能|不会"
-    r"|来不及|不太可能|不一定能?|不|别|勿|甭)"
-)
-_GAP = r"[还尚暂时仍然依旧目前至今按期如能够可以得全部完彻底都均已经再一直及]{0,6}"
-_PART = (
-    r"(?:大半|一半|多半|过半|半数|(?:大|小|一)?部分|基本|初步|大体|[0-9]+(?:\.[0-9]+)? ?%"
-    r"|百分之[0-9一二三四五六七八九十百]+|[一二三四五六七八九两几][0-9]?成)"
-)
-# "完成率100%" and "已完成100%" say it is all done.
-_ALL_DONE = r"(?:了|的)?(?:率|比例|进度)?(?:达到?|为)? ?(?:100 ?%|百分之百)"
-# "完成情况如下：…" opens a report; after an explicit 办结 ("办结 完成情况：…") it is the
-# summary's heading, while "办结情况：…" still asks.
-_HEADING = rf"{_DONE}情况"
-_NOT_DONE_FORMS = (
-    rf"{_NEG}{_GAP}{_DONE}",
-    r"[办做干搞弄改修建忙整完结]不(?:完|了|成|好|结)|完成不了|办结不了",
-    rf"{_DONE}(?!{_ALL_DONE})(?:了|的)?(?:约|近|将近|接近|超过?|过|达到?)?"
-    rf"(?:{_PART}|[0-9]|进度|率|比例|量|度|数)",
-    rf"{_PART}(?:已经|均已|已)?{_DONE}",
-    r"剩余|剩下|还剩|尚余|余下|尚有|仍有|待完成|待办结|还有[^ ,.;!?]{0,8}(?:未|没|待)",
-    rf"(?:预计|计划|争取|力争|将于|将在|拟于?|准备|打算|有望|确保|尽快|抓紧|正在)[^,.;!?:]{{0,12}}{_DONE}",
-)
-_NOT_DONE = re.compile("|".join(_NOT_DONE_FORMS))
-_NOT_DONE_OR_HEADING = re.compile("|".join((*_NOT_DONE_FORMS, _HEADING)))
-_ASKING = re.compile(
-    rf"{_DONE}[^,.;!?]{{0,4}}(?:吗|么|与否|没有?(?![^ ,.;!?]))"
-    rf"|(?:能否|是否|可否|能不能|可不可以|怎么|如何|怎样|何时|什么时候)[^,.;!?]{{0,6}}{_DONE}"
-)
-# A reply without a command word that starts by saying the work is not done is a
-# progress report ("D17 还没办结，预计下周"), or an extension request when it asks for one.
-# What may come before: a few words of time, subject or manner ("这周办不完", "我们已经
-# 完成了80%"), never any text, so that "您有2件未办结事项" (our own answer echoed by an
-# auto-responder) stays no report. "未办结的事项" is a description, not a report either.
-_NOT_DONE_NOW = "(?:" + "|".join((*_NOT_DONE_FORMS[:4], _HEADING)) + r")(?!的|事项|任务)"
-_NOT_DONE_LEAD = (
-    r"(?:这周|本周|这个月|本月|今年|年底前|月底前|[0-9]{1,2}[号日]前|目前|现在|当前|暂时|今天"
-    r"|按期|按时|如期|我们|我单位|我局|已经|整改|工作|任务|事项|该项|此项|这项|本项|还|仍)"
-)
-_NOT_DONE_START = re.compile(rf"{_NOT_DONE_LEAD}{{0,2}}(?:{_NOT_DONE_NOW})")
-# After a short number only a few words may come first: "3号 暂时无法办结", while
-# "15号前完成不了" is no address but a date.
-_NOT_DONE_AFTER_NUMBER = re.compile(
-    rf"(?:目前|现在|暂时|还|该项|此项|这项|该事项|整改|工作)?(?:{_NOT_DONE_NOW})"
-)
-_EXTENSION_WORD = re.compile(r"延期|延长|推迟|顺延|延后|延迟")
-
+_NO_SUMMARY = re.compile(r"无|没有|暂无|略|同上|空")
+# "进展稍后报" promises a report; it is none (no node may be satisfied by it).
+_DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
 _REPORT_IN_ACK = re.compile(
     rf"(?:^|(?<=[{re.escape(_SEP_CHARS)}]))(?:目前|当前|本周|今日|今天)?(?:工作)?"
@@ -303,6 +274,8 @@ _WORDS = (
     _word(r"是的?|是滴|对的?|确认|确定|没错", _K.CONFIRM, _Follow.ALONE),
 )
 
+
+_EXTENSION = next(word for word in _WORDS if word.kind is _K.EXTENSION)
 
 # --- parsing ---------------------------------------------------------------------------
 
@@ -461,7 +434,7 @@ def _acknowledge(reply: _Reply, today: date) -> Parsed:
     """A receipt; a progress report inside it ("收到。进展：…") is kept as ``report``."""
     code, body = _matter_code(reply, strict=True)
     m = _REPORT_IN_ACK.search(body)
-    if m and not _is_filler(body[m.end() :]):
+    if m and not _is_filler(body[m.end() :]) and not _DEFERRED.match(body[m.end() :]):
         report = _clean(body[m.end() :])
         return Intent(_K.ACKNOWLEDGE, code, reply.number, _body_text(body[: m.start()]),
                       report=report)  # fmt: skip
@@ -479,7 +452,7 @@ def _acknowledge_all(reply: _Reply, today: date) -> Parsed:
 def _progress(reply: _Reply, today: date) -> Parsed:
     code, body = _matter_code(reply, strict=True)
     text = _body_text(body)
-    if not text:
+    if not text or _DEFERRED.match(text):  # "进展 稍后报送" is no report yet
         return ParseError("missing_text", reply.word_text)
     return Intent(_K.PROGRESS, code, reply.number, text)
 
@@ -488,7 +461,7 @@ def _extension(reply: _Reply, today: date) -> Parsed:
     """R17: a new deadline (today or later) and a reason/plan are both required; a date
     that names no single day is asked back, never guessed."""
     code, body = _matter_code(reply, strict=True)
-    found = find_date(body, today)
+    found = _deadline(body, today)
     if found is None:
         return ParseError("missing_date", reply.word_text)
     if found.ambiguous:
@@ -503,6 +476,21 @@ def _extension(reply: _Reply, today: date) -> Parsed:
     return Intent(_K.EXTENSION, code, reply.number, text, new_deadline=found.value)
 
 
+def _deadline(body: str, today: date) -> DateMatch | None:
+    """The new deadline among the dates of an extension request. Several different days
+    ("资金预计15号到位，月底前完成") are asked back unless one of them is introduced as
+    the deadline ("延期至…", "到…") or opens the body."""
+    found = find_dates(body, today)
+    precise = [d for d in found if d.ambiguous != "vague"]
+    if len({(d.value, d.ambiguous) for d in precise}) <= 1:
+        return (precise or found or [None])[0]
+    chosen = [d for d in precise if d.marked or not _clean(body[: d.start])]
+    if len(chosen) == 1:
+        return chosen[0]
+    fragments = "/".join(d.fragment for d in precise)[:20]
+    return DateMatch(precise[0].start, precise[0].end, fragments, None, "vague")
+
+
 def _cut(text: str, start: int, end: int) -> str:
     """Remove text[start:end] and the separators around it."""
     before, after = _clean(text[:start]), _clean(text[end:])
@@ -514,17 +502,16 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     the work is not done (R8: an application stops all chasing)."""
     code, body = _matter_code(reply, strict=True)
     verb = reply.word.follow is _Follow.VERB
-    heading = reply.body.startswith("情况")
-    doubt = (
-        _ASKING.search(reply.source)
-        or (_NOT_DONE_OR_HEADING if verb or heading else _NOT_DONE).search(reply.source)
-    )
-    if doubt and (not verb or _ASKING.search(reply.source)):
+    heading = HEADING_WORD.match(reply.body)  # "办结情况：…", "办结时间…"
+    doubt = ASKING.search(reply.source) or (
+        NOT_DONE_OR_HEADING if verb or heading else NOT_DONE
+    ).search(reply.source)
+    if doubt and (not verb or ASKING.search(reply.source)):
         return ParseError("completion_unclear", doubt.group()[:20])
     if doubt:  # "完成了大半", "已完成排查，剩余两处": a report in completion words
-        return _not_done(reply, code, reply.word_text + body, today)
+        return _not_done(reply.source, code, reply.number, reply.word_text + body, today)
     text = _body_text(body)
-    if not text:
+    if not text or _NO_SUMMARY.fullmatch(text):  # "办结 无" names no work done
         return ParseError("missing_text", reply.word_text)
     if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
@@ -536,20 +523,17 @@ def _not_done_report(s: str, today: date) -> Parsed | None:
     """A reply without a command word that starts by saying the work is not done; None
     when it does not."""
     code, number, rest = _address(s)
-    if not rest:
-        return None
-    return _not_done(_Reply(s, code, number, _WORDS[0], "延期", rest), code, rest, today)
+    return _not_done(s, code, number, rest, today) if rest else None
 
 
-def _not_done(reply: _Reply, code: str | None, rest: str, today: date) -> Parsed:
+def _not_done(source: str, code: str | None, number: int | None, rest: str, today: date) -> Parsed:
     """Work reported as not done: an extension request when it asks for one, a question
     back when it asks, else a progress report."""
-    if _ASKING.search(rest):
+    if ASKING.search(rest):
         return ParseError("completion_unclear", _clean(rest)[:20])
-    if _EXTENSION_WORD.search(rest):
-        as_extension = _Reply(reply.source, code, reply.number, _WORDS[0], "延期", rest)
-        return _extension(as_extension, today)
-    return Intent(_K.PROGRESS, code, reply.number, _clean(rest), reading="not_completion")
+    if EXTENSION_WORD.search(rest):
+        return _extension(_Reply(source, code, number, _EXTENSION, "延期", rest), today)
+    return Intent(_K.PROGRESS, code, number, _clean(rest), reading="not_completion")
 
 
 def _address(s: str) -> tuple[str | None, int | None, str]:
@@ -557,11 +541,11 @@ def _address(s: str) -> tuple[str | None, int | None, str]:
     m = _CODE_ADDRESS.match(s)
     if m:
         rest = s[m.end() :]
-        return _code_of(m), None, rest if _NOT_DONE_START.match(rest) else ""
+        return _code_of(m), None, rest if NOT_DONE_START.match(rest) else ""
     m = _NUMBER_ADDRESS.match(s)
-    if m and _number_of(m) > 0 and _NOT_DONE_AFTER_NUMBER.match(s[m.end() :]):
+    if m and _number_of(m) > 0 and NOT_DONE_AFTER_NUMBER.match(s[m.end() :]):
         return None, _number_of(m), s[m.end() :]
-    return None, None, s if _NOT_DONE_START.match(s) else ""
+    return None, None, s if NOT_DONE_START.match(s) else ""
 
 
 def _slip(s: str, today: date) -> Question | None:
@@ -578,6 +562,8 @@ def _slip(s: str, today: date) -> Question | None:
 def _consent(reply: _Reply, today: date) -> Parsed:
     """R28: whether the service object agreed to close the matter, with optional notes."""
     code, body = _matter_code(reply, strict=True)
+    if NOT_AGREED.match(_clean(body)):  # "服务对象同意吗"
+        return _unknown(reply.source)
     agreed = not any(no in reply.word_text for no in ("不", "未", "拒"))
     return Intent(_K.CONSENT, code, reply.number, _body_text(body), agreed=agreed)
 
@@ -598,10 +584,13 @@ def _confirm(reply: _Reply, today: date) -> Parsed:
 
 
 def _approve(reply: _Reply, today: date) -> Parsed:
+    """同意 D17; "同意不了", "同意吗", "D17 同意？暂缓" are no approval."""
     matter = _supervised_matter(reply)
     if isinstance(matter, ParseError):
         return matter
     code, body = matter
+    if NOT_AGREED.match(reply.body.lstrip(_SEP_CHARS)) or NOT_AGREED.match(_clean(body)):
+        return _unknown(reply.source)
     return Intent(_K.APPROVE, code, reply.number, _body_text(body))
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models import Application, Feedback, MatterState
-from tests.inbound.conftest import answer_text, new_matter, send, state
+from replies.inbound import NOISE_CAP
+from tests.inbound.conftest import answer_text, answers, new_matter, send, state
 
 
 async def test_r15_receipt_with_a_report_records_both(org, inbox, ctx):
@@ -54,7 +55,7 @@ async def test_r36_slip_is_asked_then_applied_on_yes(org, inbox, ctx):
     assert await state("D17") == MatterState.ACKNOWLEDGED.value
     assert "已确认收到：D17" in await answer_text(confirmed)
     again = await send(inbox, "是的")  # the question was used up
-    assert again.outcome == "refused nothing_to_confirm"
+    assert again.outcome == "error nothing_to_confirm"
     assert await Feedback.all().count() == 1
 
 
@@ -63,7 +64,7 @@ async def test_r36_yes_confirms_only_the_question_just_before_it(org, inbox, ctx
     await send(inbox, "D17 手到")
     await send(inbox, "列表")
     row = await send(inbox, "是")
-    assert row.outcome == "refused nothing_to_confirm"
+    assert row.outcome == "error nothing_to_confirm"
     assert await state("D17") == MatterState.ASSIGNED.value
 
 
@@ -72,6 +73,12 @@ async def test_r36_yes_expires(org, inbox, ctx, clock):
     await send(inbox, "D17 手到")
     clock.set(clock.now() + timedelta(minutes=31))
     row = await send(inbox, "是")
-    assert row.outcome == "refused nothing_to_confirm"
+    assert row.outcome == "error nothing_to_confirm"
     assert "没有需要您确认的内容" in await answer_text(row)
     assert await state("D17") == MatterState.ASSIGNED.value
+
+
+async def test_r36_an_auto_responders_yes_stops_at_the_noise_cap(org, inbox, ctx):
+    await new_matter(ctx, "D17")
+    rows = [await send(inbox, "是") for _ in range(NOISE_CAP + 2)]
+    assert [len(await answers(row)) for row in rows] == [1] * NOISE_CAP + [0, 0]

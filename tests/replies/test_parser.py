@@ -15,6 +15,7 @@ from replies.parser import (
     IntentKind,
     Parsed,
     ParseError,
+    Question,
     parse_reply,
 )
 
@@ -464,3 +465,86 @@ def test_r36_unknown_detail_is_capped_at_20_chars():
 @pytest.mark.parametrize("text", ["", "   ", "\n\t", "😀😀", "。。", "\u200b", "（李一）"])
 def test_r36_empty(text):
     assert parse(text) == ParseError("empty")
+
+
+# --- issue 9 part 1: never a wrong action ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["D17 办不完", "D17 暂时无法办结", "D17 没能完成", "D17 完成了大半", "D17 完成进度七成",
+     "D17 完成情况如下:一是已排查", "D17 还没办结", "D17 未完成", "D17 不能按期完成"],
+)  # fmt: skip
+def test_r27_not_done_in_completion_words_is_a_progress_report(text):
+    got = parse(text)
+    assert got == Intent(IntentKind.PROGRESS, matter_code="D17", text=text[4:],
+                         reading="not_completion")  # fmt: skip
+
+
+def test_r17_not_done_with_an_extension_request_is_the_extension():
+    got = parse("D17 不能按期完成,申请延期至12月31日,原因:资金未到位")
+    assert got.kind is IntentKind.EXTENSION and got.new_deadline == date(2026, 12, 31)
+
+
+@pytest.mark.parametrize("text", ["D17 办结 还有两户未签字", "D17 办结了吗", "D17 申请办结 未完成"])
+def test_r27_explicit_completion_that_says_otherwise_is_asked_back(text):
+    assert parse(text).code == "completion_unclear"
+
+
+def test_r15_receipt_with_a_report_returns_both():
+    assert parse("收到。进展：已走访三户") == Intent(IntentKind.ACKNOWLEDGE, report="已走访三户")
+
+
+def test_r15_receipt_without_a_report_word_keeps_its_text():
+    assert parse("收到,已走访三户") == Intent(IntentKind.ACKNOWLEDGE, text="已走访三户")
+
+
+@pytest.mark.parametrize(
+    ("fragment", "code"),
+    [("下月", "ambiguous_date"), ("12月中旬", "ambiguous_date"), ("31号", "ambiguous_date"),
+     ("11月20日", "ambiguous_date"), ("腊月二十", "lunar_date"), ("正月十五", "lunar_date")],
+)  # fmt: skip
+def test_r17_an_ambiguous_date_is_asked_back(fragment, code):
+    assert parse(f"D17 延期 {fragment} 资金未到位") == ParseError(code, fragment)
+
+
+@pytest.mark.parametrize(
+    ("fragment", "deadline"),
+    [("十一月底", date(2026, 11, 30)), ("元月十号", date(2027, 1, 10)),
+     ("下个月20号", date(2026, 12, 20)), ("15号", date(2026, 12, 15)),
+     ("春节前", date(2027, 2, 5)), ("1.15", date(2027, 1, 15))],
+)  # fmt: skip
+def test_r17_chinese_numerals_and_days_of_the_month(fragment, deadline):
+    assert parse(f"D17 延期 {fragment} 资金未到位").new_deadline == deadline
+
+
+@pytest.mark.parametrize("text", ["D 2 收到", "D-2 收到", "d2收到", "Ｄ２收到", "王主任好，D2收到",
+                                  "哦哦 D2 收到", "好嘞 D2收到", "D2 收悉", "D2 已阅"])  # fmt: skip
+def test_r36_forms_people_type(text):
+    assert parse(text) == Intent(IntentKind.ACKNOWLEDGE, matter_code="D2")
+
+
+@pytest.mark.parametrize("text", ["2号事项收到", "第2项 收到", "第二项收到", "二号 收到"])
+def test_r36_short_number_forms(text):
+    assert parse(text) == Intent(IntentKind.ACKNOWLEDGE, short_number=2)
+
+
+def test_r36_traditional_characters_are_read():
+    got = parse("D17 延長 12月31日 設備未到貨")
+    assert got.kind is IntentKind.EXTENSION and got.text == "设备未到货"
+
+
+def test_r36_an_input_slip_is_asked_with_what_it_would_apply():
+    assert parse("D2 手到") == Question(
+        "did_you_mean", Intent(IntentKind.ACKNOWLEDGE, matter_code="D2"), "D2 收到"
+    )
+
+
+@pytest.mark.parametrize("text", ["是", "是的", "对", "确认"])
+def test_r36_yes_is_a_confirmation_of_nothing_in_particular(text):
+    assert parse(text) == Intent(IntentKind.CONFIRM)
+
+
+@pytest.mark.parametrize("text", ["D17 同意不了", "同意D17吗", "D17 同意?暂缓", "不同意 D17"])
+def test_r30_a_negated_or_asked_approval_is_no_approval(text):
+    assert not isinstance(parse(text), Intent)

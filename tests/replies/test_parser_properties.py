@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replies.normalize import normalize
+from replies.normalize import _SIMPLIFIED, _TRADITIONAL, normalize
 from replies.parser import (
     ERROR_CODES,
     QUESTION_CODES,
@@ -267,3 +267,16 @@ def test_r36_an_input_slip_is_asked_never_applied(address, word, data, body):
     assert not isinstance(got, Intent), got
     if isinstance(got, Question):
         assert got.proposal == parse_reply(f"{address}{word}{body}", now=NOW)
+
+
+TRADITIONAL_OF = {simple: trad for trad, simple in zip(_TRADITIONAL, _SIMPLIFIED, strict=True)}
+
+
+@settings(RELAXED, max_examples=400)
+@given(case=st.sampled_from(CORPUS), data=st.data())
+def test_r36_traditional_characters_parse_the_same(case, data):
+    """A phone set to traditional characters sends 進度/辦結/延長: any mix reads the same."""
+    flips = data.draw(st.lists(st.booleans(), min_size=len(case.text), max_size=len(case.text)))
+    mixed = "".join(TRADITIONAL_OF.get(ch, ch) if f else ch
+                    for ch, f in zip(case.text, flips, strict=True))  # fmt: skip
+    assert parse_reply(mixed, now=case.now) == parse_reply(case.text, now=case.now)
