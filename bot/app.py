@@ -40,6 +40,7 @@ from bot.identity import Linked
 from bot.inbox import provider_id
 from bot.routers import buttons, linking, replies, supervisor
 from bot.routers.new_matter import Register
+from bot.routers.supervisor import Correct
 from bot.storage import DatabaseStorage
 from bot.texts import say
 from dispatch.channel import InboundSink
@@ -47,8 +48,9 @@ from models import InboundMessage, Matter, Person
 from scheduler.clock import Clock
 from service.config import Settings, TelegramSettings
 from workflow.context import Context
+from workflow.errors import Refused
 from workflow.records import Actor
-from workflow.service import MatterDraft, register_matter
+from workflow.service import MatterDraft, correct_grade, register_matter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
     if tg.callback_secret == DEFAULT_CALLBACK_SECRET:
         log.warning("telegram.callback_secret is the default: button data can be forged")
     storage = storage or make_storage(tg, clock)
+    context = default_context(settings, clock)
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation_for(storage),  # one update per person at a time
@@ -80,7 +83,8 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         clock=clock,
         tz=ZoneInfo(settings.timezone),
         callback_secret=tg.callback_secret,
-        register=register or service_register(default_context(settings, clock)),
+        register=register or service_register(context),
+        correct=service_correct(context),
     )
     dispatcher.update.outer_middleware(AnswersMiddleware())  # after the chat is known
     dispatcher.include_routers(linking.router(), linked(), linking.fallback())
@@ -104,6 +108,18 @@ def service_register(context: Context) -> Register:
         return await register_matter(context, draft, Actor(person, "telegram"))
 
     return register
+
+
+def service_correct(context: Context) -> Correct:
+    """/regrade corrects a grade through the workflow service, as the person."""
+
+    async def correct(code: str, grade: str, reason: str, person: Person) -> str:
+        matter = await Matter.get_or_none(code=code)
+        if matter is None:
+            raise Refused("unknown_code", code=code)
+        return await correct_grade(context, matter, person, "telegram", grade, reason)
+
+    return correct
 
 
 def default_context(settings: Settings, clock: Clock) -> Context:

@@ -1,10 +1,12 @@
 """Supervisor commands. Decisions (/approve, /return, /grade) go to the inbox as text; the
-service checks them on the matter. Views (/matter, /overdue, /stats, /ledger) are read-only
+service checks them on the matter. /regrade, the audited grade correction (R29), calls the
+service directly: the reply grammar has no words for it. Views (/matter, /overdue, /stats, /ledger) are read-only
 queries scoped to the person's boards (R34). Every update here passes `SupervisorOnly`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -18,12 +20,16 @@ from bot.roles import SupervisorOnly
 from bot.routers import new_matter
 from bot.texts import label, render, say
 from dispatch.channel import InboundSink
+from models import Person
 from scheduler.clock import Clock
 from workflow import queries
+from workflow.errors import Refused
 from workflow.ledger import build_ledger
 from workflow.queries import Period
 
 DECISIONS = ("approve", "return", "grade")
+# /regrade CODE GRADE REASON: the grade correction (matter code, new grade, reason) as the person.
+Correct = Callable[[str, str, str, Person], Awaitable[str]]
 
 
 async def decide(message: Message, command: CommandObject, sink: InboundSink,
@@ -31,6 +37,22 @@ async def decide(message: Message, command: CommandObject, sink: InboundSink,
     # Rebuilt from the parsed command so "/approve@duban_bot D17" reads as "/approve D17".
     text = f"/{command.command} {command.args or ''}".strip()
     await deliver(sink, event_update, message.chat.id, text)
+
+
+async def regrade(message: Message, command: CommandObject, person: Person,
+                  correct: Correct, answers: Answers) -> None:
+    """R29: an audited correction of a grade (the service reverses the old score event)."""
+    parts = (command.args or "").split(maxsplit=2)
+    if len(parts) < 3:
+        await answers(say("supervisor", "regrade_usage"))
+        return
+    code, grade, reason = parts[0].upper(), parts[1], parts[2]
+    try:
+        replaced = await correct(code, grade, reason, person)
+    except Refused as exc:
+        await answers(say("supervisor", "regrade_refused", code=code, reason=exc.code))
+        return
+    await answers(say("supervisor", "regraded", code=code, old=replaced, new=grade))
 
 
 async def show_matter(message: Message, command: CommandObject, boards: list[str], tz: ZoneInfo,
@@ -85,6 +107,7 @@ def router() -> Router:
     r.message.middleware(SupervisorOnly())
     r.callback_query.middleware(SupervisorOnly())
     r.message.register(decide, Command(*DECISIONS))
+    r.message.register(regrade, Command("regrade"))
     r.message.register(show_matter, Command("matter"))
     r.message.register(show_overdue, Command("overdue"))
     r.message.register(show_stats, Command("stats"))
