@@ -18,6 +18,7 @@ may share the dialogs.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from contextlib import suppress
 from datetime import timedelta
@@ -75,7 +76,7 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
     if tg.callback_secret == DEFAULT_CALLBACK_SECRET:
         log.warning("telegram.callback_secret is the default: button data can be forged")
     storage = storage or make_storage(tg, clock)
-    context = default_context(settings, clock)
+    context = settings.context(clock)
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation_for(storage),  # one update per person at a time
@@ -120,11 +121,6 @@ def service_correct(context: Context) -> Correct:
         return await correct_grade(context, matter, person, "telegram", grade, reason)
 
     return correct
-
-
-def default_context(settings: Settings, clock: Clock) -> Context:
-    return Context(clock=clock, policy=settings.policy(), tz=ZoneInfo(settings.timezone),
-                   sms_signature=settings.sms.signature)
 
 
 def make_storage(tg: TelegramSettings, clock: Clock) -> BaseStorage:
@@ -193,6 +189,16 @@ class SecretCheckedHandler(SimpleRequestHandler):
 
     async def close(self) -> None:
         """The bot's session belongs to the composition root, not to the web app."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        """A body that is not a Telegram Update gets 400 before any handler sees it."""
+        try:
+            update = Update.model_validate(json.loads(await request.read()),
+                                           context={"bot": bot})
+        except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or not an Update
+            raise web.HTTPBadRequest(text="the body is not a Telegram Update") from exc
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 def setup_webhook(app: web.Application, dispatcher: Dispatcher, bot: Bot,

@@ -112,7 +112,8 @@ class Dispatcher:
     async def send(self, channel: Channel, row: OutboundMessage, text: str) -> SendResult:
         buttons = self.buttons_for(row) if self.buttons_for and row.channel == "telegram" else ()
         message = Outgoing(message_id=row.id, channel=row.channel, to=row.address, text=text,
-                           kind=row.kind, matter_code=row.context.get("code"), buttons=buttons)
+                           kind=row.kind, matter_code=row.context.get("code"), buttons=buttons,
+                           sent_parts=tuple(row.provider_ids))
         try:
             return await channel.send(message)
         except Exception as exc:  # a channel bug must not stop the dispatcher
@@ -121,19 +122,24 @@ class Dispatcher:
 
     async def outcome(self, row: OutboundMessage, result: SendResult) -> None:
         now = self.clock.now()
+        # Parts of a long SMS accepted before a failure keep their ids: their receipts match,
+        # and the next attempt (Outgoing.sent_parts) sends only the missing parts.
+        ids = {"provider_ids": list(result.provider_ids)}
         if result.ok:
             await record(row, MessageStatus.SUBMITTED, now, ",".join(result.provider_ids),
-                         provider_ids=list(result.provider_ids), sent_at=now)
-            for provider_id in result.provider_ids:
-                await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
-                                               defaults={"message_id": row.id})
+                         sent_at=now, **ids)
         elif result.failure is FailureKind.RETRYABLE and row.attempts < MAX_ATTEMPTS:
             await record(row, MessageStatus.PENDING, now, result.detail,
-                         due_at=now + self.backoff(row.attempts, result.retry_after))
+                         due_at=now + self.backoff(row.attempts, result.retry_after), **ids)
         elif result.failure is FailureKind.UNKNOWN:
-            await record(row, MessageStatus.UNKNOWN, now, result.detail, error=result.detail)
+            await record(row, MessageStatus.UNKNOWN, now, result.detail, error=result.detail,
+                         **ids)
         else:
             await self.failed(row, result.detail)
+            return
+        for provider_id in result.provider_ids:
+            await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
+                                           defaults={"message_id": row.id})
 
     @staticmethod
     def backoff(attempts: int, retry_after: float | None) -> timedelta:

@@ -6,13 +6,21 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 
+HTML_FOLDERS = ("web/", "console/")
+
+
+def is_html(name: str | None) -> bool:
+    """Web pages escape every value (a stored reply is text, never markup); SMS and bot texts
+    are plain text and must not show &lt; for <."""
+    return bool(name) and name.startswith(HTML_FOLDERS)
+
 
 class Renderer:
     """Renders a message kind for a channel; board-specific templates win when present."""
 
     def __init__(self, sms_signature: str = "") -> None:
         self.env = Environment(loader=PackageLoader("templates", ""), undefined=StrictUndefined,
-                               autoescape=False, keep_trailing_newline=False)
+                               autoescape=is_html, keep_trailing_newline=False)
         self.sms_signature = sms_signature
 
     def render(self, kind: str, context: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from models.messages import (
     OutboundMessage,
     ProviderId,
     ShortNumber,
+    storable_provider_id,
 )
 from models.org import BoardInitiator, Person, Role, Unit
 
@@ -31,5 +32,5 @@ __all__ = [
     "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
     "ClockAction", "ConsentAttempt", "DevDelivery", "DialogState", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
-    "ScoreEvent", "ShortNumber", "Unit", "YearEndList",
+    "ScoreEvent", "ShortNumber", "Unit", "YearEndList", "storable_provider_id",
 ]

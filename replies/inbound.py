@@ -41,8 +41,9 @@ from models import (
     OutboundMessage,
     Person,
     ProviderId,
+    storable_provider_id,
 )
-from replies.parser import Intent, IntentKind, ParseError, parse_reply
+from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
@@ -63,6 +64,9 @@ log = logging.getLogger("duban.replies")
 NOISE_CAP = 5
 NOISE_WINDOW = timedelta(hours=24)
 LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
+# A question asked back ("您是想回复“D2 收到”吗？") may be confirmed with "是" only as the
+# person's very next message on that channel, and only this soon after it.
+CONFIRM_WINDOW = timedelta(minutes=30)
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 
 RECEIPT_STATUS = {
@@ -71,6 +75,7 @@ RECEIPT_STATUS = {
     "expired": MessageStatus.EXPIRED,
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
+NOT_YET_SUBMITTED = (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.SENDING)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -176,6 +181,14 @@ class Inbox:
             return Answer(Status.ERROR, "incomplete", "incomplete")
         mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
+        if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
+            parsed = await pending_question(row, person, self.ctx)
+            if parsed is None:
+                return Answer(Status.REFUSED, "nothing_to_confirm", "refused nothing_to_confirm")
+            parsed = parsed.proposal  # the person confirmed what we asked about
+        if isinstance(parsed, Question):
+            return Answer(Status.ERROR, "did_you_mean", f"question {parsed.code}",
+                          context={"detail": parsed.detail})  # fmt: skip
         if isinstance(parsed, ParseError):
             return Answer(
                 Status.ERROR,
@@ -399,15 +412,18 @@ def code_only(matter: Matter, answer: Answer) -> Answer:
 async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
+    """A receipt, and the progress report it carries ("收到。进展：…"), if any (R15)."""
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
-    return "acknowledged", {}
+    if intent.report:
+        await service.file_feedback(ctx, matter, person, channel, intent.report, ack_only=False)
+    return "acknowledged", {"report": intent.report}
 
 
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
-    return "progress_recorded", {}
+    return "progress_recorded", {"text": intent.text, "not_completion": bool(intent.reading)}
 
 
 async def extension(
@@ -474,7 +490,8 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
 async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
     """The raw row, in its own commit. For a resend: None once the first was handled, or
     the stored row when its processing never finished (the resend completes it)."""
-    provider_id = message.provider_message_id[:128] if message.provider_message_id else None
+    provider_id = message.provider_message_id
+    provider_id = storable_provider_id(provider_id) if provider_id else None
     try:
         return await InboundMessage.create(
             channel=message.channel[:16],
@@ -556,6 +573,26 @@ async def supervised_open_matters(person: Person) -> list[Matter]:
     return [m for m in matters if await may(person, Action.REVIEW, m)]
 
 
+async def pending_question(row: InboundMessage, person: Person, ctx: Context) -> Question | None:
+    """The question a "是" confirms: the person's previous message on this channel, if it
+    was answered with a question (not capped) within CONFIRM_WINDOW. It is parsed again
+    as of its own arrival, so what was proposed is exactly what is applied."""
+    previous = (
+        await InboundMessage.filter(channel=row.channel, person=person, id__lt=row.id)
+        .order_by("-id")
+        .first()
+    )
+    if (
+        previous is None
+        or not previous.outcome.startswith("question ")
+        or "unanswered" in previous.outcome
+        or previous.received_at < ctx.clock.now() - CONFIRM_WINDOW
+    ):
+        return None
+    asked = parse_reply(previous.text, now=previous.received_at, tz=ctx.tz)
+    return asked if isinstance(asked, Question) else None
+
+
 async def example(person: Person, mine: list[Numbered]) -> str:
     """A code the person knows, for the grammar examples of help and error answers."""
     if mine:
@@ -585,8 +622,11 @@ async def record_receipt(
     if receipt.detail:
         detail += f": {receipt.detail}"
     now = ctx.clock.now()
-    if row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED:
-        # One part of a long SMS failed: a later part's delivery must not hide that.
+    if row.status in NOT_YET_SUBMITTED or (
+        row.status in FINAL_FAILURES and status is MessageStatus.DELIVERED
+    ):
+        # A part of a long SMS sent while its other parts wait for a retry (issue 8 item 10),
+        # or one part failed: a later part's delivery must not hide that.
         await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
         return
     await record(row, status, now, detail)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,12 +17,14 @@ from pydantic import ValidationError
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher
 from dispatch.render import Renderer
-from models import Matter, MessageStatus, OutboundMessage
-from scheduler.clock import Clock, SystemClock
-from service.config import ConfigError, Settings
+from models import Matter
+from scheduler.clock import Clock
+from service.config import ConfigError, Settings, check_serving
 from service.db import close_database, open_database
+from service.health import health
 from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.ratelimit import Limit, RateLimiter
+from sms_gateway.webhooks import RedactingAccessLogger
 from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.states import OPEN
@@ -54,15 +57,15 @@ class Service:
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from replies.inbound import Inbox
 
-    clock = clock or SystemClock()
-    # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
-    signature = "" if settings.sms.provider == "aliyun" else settings.sms.signature
-    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=signature)
+    check_serving(settings)
+    ctx = settings.context(clock)
+    clock = ctx.clock
     sink = Inbox(ctx)
-    renderer = Renderer(signature)
+    renderer = Renderer(ctx.sms_signature)
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
-    channels["sms"] = sms_channel(settings, sink, clock, routes, renderer)
+    if sms := sms_channel(settings, sink, ctx, routes, renderer):
+        channels["sms"] = sms
     bot = bot_dispatcher = buttons_for = None
     if settings.telegram.token:
         from bot.app import build_dispatcher, make_bot, service_register
@@ -73,7 +76,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         bot_dispatcher = build_dispatcher(sink, clock, settings, register=service_register(ctx))
         channels["telegram"] = TelegramChannel(bot)
         buttons_for = row_buttons(settings.telegram.callback_secret)
-    else:
+    elif settings.development:
         channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
@@ -81,10 +84,13 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
-def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
-                routes: list[web.RouteDef], renderer: Renderer) -> Channel:
-    """The configured SMS adapter; the development channel when none is."""
-    provider = settings.sms.provider
+def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
+                routes: list[web.RouteDef], renderer: Renderer) -> Channel | None:
+    """The configured SMS adapter: the development one (and /dev/sms) only in development
+    mode (`check_serving`), none with provider "none"."""
+    provider = settings.sms_provider
+    if provider == "none":
+        return None
     section: dict[str, Any] = dict(settings.sms.model_extra or {}).get(provider, {})
     try:
         if provider == "smpp":
@@ -108,8 +114,8 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         first = exc.errors()[0]
         name = ".".join(["sms", provider, *(str(p) for p in first["loc"])])
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
-    routes += dev_sms_routes(sink, renderer)
-    return DevChannel("sms", clock)
+    routes += dev_sms_routes(sink, renderer, ctx.tz)
+    return DevChannel("sms", ctx.clock)
 
 
 def sms_limiter(settings: Settings) -> RateLimiter:
@@ -121,12 +127,7 @@ def build_app(service: Service) -> web.Application:
     app = web.Application()
 
     async def healthz(request: web.Request) -> web.Response:
-        unknown = await OutboundMessage.filter(status=MessageStatus.UNKNOWN).count()
-        pending = await OutboundMessage.filter(status=MessageStatus.PENDING).count()
-        return web.json_response({
-            "status": "ok", "instance": service.settings.instance, "pending": pending,
-            "unknown_outcome": unknown,
-            "channels": {n: c.health() for n, c in service.channels.items()}})
+        return await health(service.ctx.clock, service.settings.instance, service.channels)
 
     app.add_routes([web.get("/healthz", healthz), *service.routes])
     if service.bot and service.settings.telegram.mode == "webhook":
@@ -139,6 +140,7 @@ def build_app(service: Service) -> web.Application:
 async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
+    runner = await listen(service)
     await forget_next_actions()
     for channel in service.channels.values():
         await channel.start()
@@ -147,11 +149,8 @@ async def serve(settings: Settings) -> None:
     scheduler.add_job(service.tick, "interval", seconds=settings.poll_seconds, max_instances=1,
                       coalesce=True, next_run_time=datetime.now(UTC))
     scheduler.start()
-    runner = web.AppRunner(build_app(service))
-    await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
-             settings.sms.provider)
+    log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
+             settings.sms_provider, ", development mode" if settings.development else "")
     polling = start_polling(service)
     try:
         await until_stopped()
@@ -166,6 +165,24 @@ async def serve(settings: Settings) -> None:
         if service.bot:
             await service.bot.session.close()
         await close_database()
+
+
+async def listen(service: Service) -> web.AppRunner:
+    """Bind the port before anything else starts, so a busy port ends the start-up cleanly."""
+    runner = web.AppRunner(build_app(service), access_log_class=RedactingAccessLogger)
+    await runner.setup()
+    settings = service.settings
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await close_database()
+        if service.bot:
+            await service.bot.session.close()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}"
+                          ) from None
+    return runner
 
 
 async def forget_next_actions() -> None:

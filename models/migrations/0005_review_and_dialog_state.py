@@ -4,7 +4,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_next_action_at')]
+    dependencies = [('models', '0004_provider_id_length')]
 
     initial = False
 
