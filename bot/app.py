@@ -9,8 +9,10 @@
 
 Routers, in the order an update meets them: linking (/start, shared contact), then — for
 chats linked to a person — supervisor, buttons, replies; last the explanation for everyone
-not linked. FSM storage is memory for one polling instance and Redis in webhook mode, where
-several instances may share the dialogs.
+not linked. Handlers answer through the outbox (`bot.answers`). FSM storage is memory for one
+polling instance, the database (`fsm_storage = "database"`) for a polling instance whose
+dialogs survive a restart without Redis, and Redis in webhook mode, where several instances
+may share the dialogs.
 """
 
 from __future__ import annotations
@@ -34,18 +36,23 @@ from aiogram.types import ErrorEvent, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
+from bot.answers import AnswersMiddleware
 from bot.identity import Linked
+from bot.inbox import provider_id
 from bot.routers import buttons, linking, replies, supervisor
 from bot.routers import settings as preferences
 from bot.routers.new_matter import Register
+from bot.routers.supervisor import Correct
+from bot.storage import DatabaseStorage
 from bot.texts import say
 from dispatch.channel import InboundSink
-from models import Matter, Person
+from models import InboundMessage, Matter, Person
 from scheduler.clock import Clock
 from service.config import Settings, TelegramSettings
 from workflow.context import Context
+from workflow.errors import Refused
 from workflow.records import Actor
-from workflow.service import MatterDraft, register_matter
+from workflow.service import MatterDraft, correct_grade, register_matter
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +76,8 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
     tg = settings.telegram
     if tg.callback_secret == DEFAULT_CALLBACK_SECRET:
         log.warning("telegram.callback_secret is the default: button data can be forged")
-    storage = storage or make_storage(tg)
+    storage = storage or make_storage(tg, clock)
+    context = settings.context(clock)
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation_for(storage),  # one update per person at a time
@@ -78,8 +86,10 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         tz=ZoneInfo(settings.timezone),
         callback_secret=tg.callback_secret,
         fallback_hours=settings.sms_fallback_hours,  # /settings tells people (issue 9)
-        register=register or service_register(settings.context(clock)),
+        register=register or service_register(context),
+        correct=service_correct(context),
     )
+    dispatcher.update.outer_middleware(AnswersMiddleware())  # after the chat is known
     dispatcher.include_routers(linking.router(), linked(), linking.fallback())
     dispatcher.errors.register(report_failure)
     return dispatcher
@@ -104,7 +114,19 @@ def service_register(context: Context) -> Register:
     return register
 
 
-def make_storage(tg: TelegramSettings) -> BaseStorage:
+def service_correct(context: Context) -> Correct:
+    """/regrade corrects a grade through the workflow service, as the person."""
+
+    async def correct(code: str, grade: str, reason: str, person: Person) -> str:
+        matter = await Matter.get_or_none(code=code)
+        if matter is None:
+            raise Refused("unknown_code", code=code)
+        return await correct_grade(context, matter, person, "telegram", grade, reason)
+
+    return correct
+
+
+def make_storage(tg: TelegramSettings, clock: Clock) -> BaseStorage:
     kind = tg.fsm_storage
     if "fsm_storage" not in tg.model_fields_set:  # not chosen: follow the mode
         kind = "redis" if tg.mode == "webhook" else "memory"
@@ -117,7 +139,7 @@ def make_storage(tg: TelegramSettings) -> BaseStorage:
             state_ttl=DIALOG_TTL,
             data_ttl=DIALOG_TTL,
         )
-    raise ValueError(f"telegram.fsm_storage={kind!r} is not supported; use memory or redis")
+    return DatabaseStorage(clock, DIALOG_TTL)  # "database", the only other value allowed
 
 
 def isolation_for(storage: BaseStorage) -> BaseEventIsolation:
@@ -127,12 +149,16 @@ def isolation_for(storage: BaseStorage) -> BaseEventIsolation:
 
 
 async def report_failure(event: ErrorEvent, bot: Bot) -> None:
-    """Polling has already confirmed the update, so the person is asked to send it again."""
+    """Polling has already confirmed the update, so the person is asked to send it again —
+    only if the inbox never got it: once it did, the inbox answers (its own error answer
+    included), and "please resend" would make a recorded report twice."""
     log.error("telegram update %s failed", event.update.update_id, exc_info=event.exception)
     chat_id = _chat_of(event.update)
-    if chat_id is not None:
-        with suppress(TelegramAPIError):
-            await bot.send_message(chat_id, say("dialog", "error"))
+    if chat_id is None or await InboundMessage.exists(
+            channel="telegram", provider_message_id=provider_id(event.update)):
+        return
+    with suppress(TelegramAPIError):
+        await bot.send_message(chat_id, say("dialog", "error"))
 
 
 def _chat_of(update: Update) -> int | None:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot import answers
+from bot.answers import Buttons
 from bot.texts import label
 from dispatch.channel import Button
 from models import OutboundMessage
@@ -27,7 +29,6 @@ _CODE = re.compile(r"[A-Za-z0-9]{1,16}")
 # leaders carry no reply buttons.
 BUTTON_KINDS = frozenset({"assigned", "remind", "urge", "supervise", "report_due", "returned"})
 
-Buttons = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def row_buttons(secret: str) -> Callable[[OutboundMessage], Buttons]:
     """The outbound dispatcher's `buttons_for` hook: buttons for a row's matter notice."""
 
     def buttons(row: OutboundMessage) -> Buttons:
+        if row.kind == answers.KIND:
+            return answers.row_buttons(row)
         code = row.context.get("code")
         return buttons_for(code, secret) if code and row.kind in BUTTON_KINDS else ()
 

@@ -17,7 +17,12 @@ async def deliver(sink: InboundSink, update: Update, chat_id: int, text: str, **
             channel="telegram",
             sender=str(chat_id),
             text=text,
-            provider_message_id=f"tg:{update.update_id}",
+            provider_message_id=provider_id(update),
             raw=raw,
         )
     )
+
+
+def provider_id(update: Update) -> str:
+    """The inbound row's id: Telegram's update id, so a redelivered update is dropped."""
+    return f"tg:{update.update_id}"

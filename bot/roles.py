@@ -15,6 +15,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
+from bot.answers import Answers
 from bot.texts import say
 from models import Person
 from workflow.permissions import supervised_boards
@@ -35,7 +36,7 @@ class SupervisorOnly(BaseMiddleware):
         if not boards:
             log.warning("refused supervisor update %r from person %s (%s, role %s)",
                         _what(event), person.id, person.name, person.role.value)
-            await _refuse(event)
+            await _refuse(event, data["answers"])
             return None
         data["boards"] = boards
         return await handler(event, data)
@@ -49,8 +50,8 @@ def _what(event: TelegramObject) -> str | None:
     return None
 
 
-async def _refuse(event: TelegramObject) -> None:
+async def _refuse(event: TelegramObject, answers: Answers) -> None:
     if isinstance(event, Message):
-        await event.answer(say("supervisor", "refused"))
-    elif isinstance(event, CallbackQuery):
+        await answers(say("supervisor", "refused"))
+    elif isinstance(event, CallbackQuery):  # an alert is the press's own answer
         await event.answer(say("supervisor", "refused"), show_alert=True)

@@ -12,12 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
+from bot.answers import Answers, quietly
 from bot.callbacks import ACK, COMPLETION, EXTENSION, PROGRESS, Press, verify
 from bot.days import local_today, read_day
 from bot.inbox import deliver
@@ -59,18 +59,19 @@ class Signed(Filter):
 async def acknowledge(query: CallbackQuery, press: Press, sink: InboundSink,
                       event_update: Update) -> None:
     await deliver(sink, event_update, query.from_user.id, say("commands", "ack", code=press.code))
-    await query.answer(label("marks", ACK))
+    await quietly(query.answer(label("marks", ACK)), "answerCallbackQuery")
     if origin := origin_of(query.message):
         await mark_done(query.bot, origin, ACK, drop=query.data)
 
 
-async def open_dialog(query: CallbackQuery, press: Press, state: FSMContext) -> None:
+async def open_dialog(query: CallbackQuery, press: Press, state: FSMContext,
+                      answers: Answers) -> None:
     await state.set_state(FIRST_STEP[press.action])
     await state.set_data(
         {"code": press.code, "action": press.action, "origin": origin_of(query.message)}
     )
-    await query.answer()
-    await query.bot.send_message(query.from_user.id, say("dialog", press.action, code=press.code))
+    await quietly(query.answer(), "answerCallbackQuery")
+    await answers(say("dialog", press.action, code=press.code))
 
 
 async def refuse_forged(query: CallbackQuery, person: Person) -> None:
@@ -80,61 +81,61 @@ async def refuse_forged(query: CallbackQuery, person: Person) -> None:
 
 
 async def progress(message: Message, state: FSMContext, sink: InboundSink,
-                   event_update: Update) -> None:
+                   event_update: Update, answers: Answers) -> None:
     code = await state.get_value("code")
     text = say("commands", "progress", code=code, text=message.text)
-    await submit(message, state, sink, event_update, text)
+    await submit(message, state, sink, event_update, answers, text)
 
 
 async def extension_date(message: Message, state: FSMContext, clock: Clock,
-                         tz: ZoneInfo) -> None:
+                         tz: ZoneInfo, answers: Answers) -> None:
     day = read_day(message.text or "", local_today(clock.now(), tz))
     if day is None:
-        await message.answer(say("dialog", "bad_date"))
+        await answers(say("dialog", "bad_date"))
         return
     await state.update_data(day=day.isoformat())
     await state.set_state(Dialog.extension_reason)
     code = await state.get_value("code")
-    await message.answer(say("dialog", "ext_reason", code=code, day=day.isoformat()))
+    await answers(say("dialog", "ext_reason", code=code, day=day.isoformat()))
 
 
-async def extension_reason(message: Message, state: FSMContext) -> None:
+async def extension_reason(message: Message, state: FSMContext, answers: Answers) -> None:
     await state.update_data(reason=message.text)
     await state.set_state(Dialog.extension_plan)
-    await message.answer(say("dialog", "ext_plan", code=await state.get_value("code")))
+    await answers(say("dialog", "ext_plan", code=await state.get_value("code")))
 
 
 async def extension_plan(message: Message, state: FSMContext, sink: InboundSink,
-                         event_update: Update) -> None:
+                         event_update: Update, answers: Answers) -> None:
     data = await state.get_data()
     text = say("commands", "extension", code=data["code"], day=data["day"],
                reason=data["reason"], plan=message.text)
-    await submit(message, state, sink, event_update, text)
+    await submit(message, state, sink, event_update, answers, text)
 
 
 async def completion(message: Message, state: FSMContext, sink: InboundSink,
-                     event_update: Update) -> None:
+                     event_update: Update, answers: Answers) -> None:
     code = await state.get_value("code")
     text = say("commands", "completion", code=code, text=message.text)
-    await submit(message, state, sink, event_update, text)
+    await submit(message, state, sink, event_update, answers, text)
 
 
 async def submit(message: Message, state: FSMContext, sink: InboundSink, update: Update,
-                 text: str) -> None:
+                 answers: Answers, text: str) -> None:
     data = await state.get_data()
     dialog = {k: data[k] for k in ("action", "code", "day", "reason") if k in data}
     await deliver(sink, update, message.chat.id, text, dialog=dialog)
     # Only now: if the inbox failed, the dialog is still open and the person can resend.
     await state.clear()
-    await message.answer(say("dialog", "submitted", code=data["code"]))
+    await answers(say("dialog", "submitted", code=data["code"]))
     if data.get("origin"):
         await mark_done(message.bot, data["origin"], data["action"])
 
 
-async def cancel(message: Message, state: FSMContext) -> None:
+async def cancel(message: Message, state: FSMContext, answers: Answers) -> None:
     open_step = await state.get_state()
     await state.clear()
-    await message.answer(say("dialog", "cancelled" if open_step else "nothing_to_cancel"))
+    await answers(say("dialog", "cancelled" if open_step else "nothing_to_cancel"))
 
 
 def origin_of(message: Any) -> dict[str, Any] | None:
@@ -157,13 +158,11 @@ async def mark_done(bot: Bot | None, origin: dict[str, Any], action: str,
         return
     mark = label("marks", action)
     text = origin["text"] if mark in origin["text"] else f"{origin['text']}\n{mark}"
-    try:
-        await bot.edit_message_text(
-            chat_id=origin["chat_id"], message_id=origin["message_id"], text=text,
-            reply_markup=without(origin["markup"], drop), parse_mode=None,
-        )
-    except TelegramBadRequest as exc:  # deleted, too old, or unchanged: the reply went anyway
-        log.info("could not mark message %s: %s", origin["message_id"], exc)
+    # Deleted, too old, unchanged or a 429: the reply went anyway.
+    await quietly(bot.edit_message_text(
+        chat_id=origin["chat_id"], message_id=origin["message_id"], text=text,
+        reply_markup=without(origin["markup"], drop), parse_mode=None,
+    ), f"marking message {origin['message_id']}")
 
 
 def without(markup: dict[str, Any] | None, data: str | None) -> InlineKeyboardMarkup | None:

@@ -1,5 +1,8 @@
 """Linking a chat to a registered person: `/start CODE`, or sharing one's own phone number.
 
+Answers that record nothing and carry a reply keyboard (the contact button) go out at once;
+if Telegram refuses one, the person is rightly asked to try again.
+
 Anyone not linked gets the explanation of how to link, and nothing else (no matter data).
 """
 
@@ -16,17 +19,19 @@ from aiogram.types import (
 )
 
 from bot.accounts import link_by_code, link_by_phone, person_for_chat
+from bot.answers import Answers
 from bot.identity import Private
 from bot.texts import labels, say
 from models import Person
 from scheduler.clock import Clock
 
 
-async def start(message: Message, command: CommandObject, clock: Clock) -> None:
+async def start(message: Message, command: CommandObject, clock: Clock,
+                answers: Answers) -> None:
     if command.args:
         person = await link_by_code(command.args.strip(), message.chat.id, clock.now())
         if person:
-            await welcome(message, person)
+            await welcome(answers, person)
         else:
             await message.answer(say("link", "bad_code"))
         return
@@ -37,7 +42,7 @@ async def start(message: Message, command: CommandObject, clock: Clock) -> None:
         await explain(message)
 
 
-async def contact(message: Message, clock: Clock) -> None:
+async def contact(message: Message, clock: Clock, answers: Answers) -> None:
     shared = message.contact
     # A forwarded contact card would let anyone claim someone else's number.
     if shared is None or message.from_user is None or shared.user_id != message.from_user.id:
@@ -47,15 +52,14 @@ async def contact(message: Message, clock: Clock) -> None:
     if person is None:
         await message.answer(say("link", "unknown_phone"), reply_markup=ReplyKeyboardRemove())
     else:
-        await welcome(message, person)
+        await welcome(answers, person)
 
 
-async def welcome(message: Message, person: Person) -> None:
+async def welcome(answers: Answers, person: Person) -> None:
+    """The link is recorded: the welcome goes through the outbox (the contact keyboard is
+    one-time, so it needs no removal)."""
     unit = await person.unit
-    await message.answer(
-        say("link", "linked", name=person.name, unit=unit.name),
-        reply_markup=ReplyKeyboardRemove(),
-    )
+    await answers(say("link", "linked", name=person.name, unit=unit.name))
 
 
 async def explain(message: Message) -> None:

@@ -17,10 +17,12 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
+from bot.answers import Answers, Buttons, quietly
 from bot.days import local_today, read_day
 from bot.texts import label, labels, say
+from dispatch.channel import Button
 from models import Matter, Person
 from scheduler.clock import Clock
 from workflow.errors import Refused
@@ -46,119 +48,122 @@ class NewMatter(StatesGroup):
     confirm = State()
 
 
-async def start(message: Message, state: FSMContext, boards: list[str]) -> None:
+async def start(message: Message, state: FSMContext, boards: list[str],
+                answers: Answers) -> None:
     await state.clear()
     await state.set_state(NewMatter.board)
     choices = [(label("boards", b), f"new:board:{b}") for b in boards]
-    await message.answer(say("new", "board"), reply_markup=keyboard(choices))
+    await answers(say("new", "board"), keyboard(choices))
 
 
-async def pick_board(query: CallbackQuery, state: FSMContext, boards: list[str]) -> None:
+async def pick_board(query: CallbackQuery, state: FSMContext, boards: list[str],
+                     answers: Answers) -> None:
     board = (query.data or "").removeprefix("new:board:")
-    await query.answer()
+    await quietly(query.answer(), "answerCallbackQuery")
     if board in boards:
         await state.update_data(board=board)
-        await _ask(query, state, NewMatter.title, "title")
+        await _ask(answers, state, NewMatter.title, "title")
 
 
-async def title(message: Message, state: FSMContext) -> None:
+async def title(message: Message, state: FSMContext, answers: Answers) -> None:
     text = (message.text or "").strip()
     if not text or len(text) > 255:
-        await message.answer(say("new", "bad_title"))
+        await answers(say("new", "bad_title"))
         return
     await state.update_data(title=text)
-    await _ask(message, state, NewMatter.source, "source")
+    await _ask(answers, state, NewMatter.source, "source")
 
 
-async def source(message: Message, state: FSMContext) -> None:
+async def source(message: Message, state: FSMContext, answers: Answers) -> None:
     text = (message.text or "").strip()[:255]
     await state.update_data(source="" if text == NONE else text)
     choices = [(name, f"new:klass:{key}") for key, name in labels("classes").items()]
-    await _ask(message, state, NewMatter.klass, "klass", keyboard(choices))
+    await _ask(answers, state, NewMatter.klass, "klass", keyboard(choices))
 
 
-async def pick_class(query: CallbackQuery, state: FSMContext) -> None:
+async def pick_class(query: CallbackQuery, state: FSMContext, answers: Answers) -> None:
     klass = (query.data or "").removeprefix("new:klass:")
-    await query.answer()
+    await quietly(query.answer(), "answerCallbackQuery")
     await state.update_data(klass=klass, deadline=None)
-    await _ask(query, state, NewMatter.lead, "lead")
+    await _ask(answers, state, NewMatter.lead, "lead")
 
 
-async def deadline(message: Message, state: FSMContext, clock: Clock, tz: ZoneInfo) -> None:
+async def deadline(message: Message, state: FSMContext, clock: Clock, tz: ZoneInfo,
+                   answers: Answers) -> None:
     today = local_today(clock.now(), tz)
     day = read_day(message.text or "", today)
     if day is None or day < today:
-        await message.answer(say("new", "bad_deadline"))
+        await answers(say("new", "bad_deadline"))
         return
     await state.update_data(klass="general", deadline=day.isoformat())
-    await _ask(message, state, NewMatter.lead, "lead")
+    await _ask(answers, state, NewMatter.lead, "lead")
 
 
-async def lead(message: Message, state: FSMContext) -> None:
+async def lead(message: Message, state: FSMContext, answers: Answers) -> None:
     keys = _UNIT_KEY.findall(message.text or "")[:1]
     if not keys:
-        await message.answer(say("new", "lead"))
+        await answers(say("new", "lead"))
         return
-    if await _report_unknown(message, keys):
+    if await _report_unknown(answers, keys):
         return
     await state.update_data(lead=keys[0])
-    await _ask(message, state, NewMatter.cooperating, "cooperating")
+    await _ask(answers, state, NewMatter.cooperating, "cooperating")
 
 
-async def cooperating(message: Message, state: FSMContext) -> None:
+async def cooperating(message: Message, state: FSMContext, answers: Answers) -> None:
     text = (message.text or "").strip()
     keys = [] if text == NONE else list(dict.fromkeys(_UNIT_KEY.findall(text)))
-    if await _report_unknown(message, keys):
+    if await _report_unknown(answers, keys):
         return
     if await state.get_value("lead") in keys:
-        await message.answer(say("new", "lead_cooperating"))
+        await answers(say("new", "lead_cooperating"))
         return
     await state.update_data(cooperating=keys)
-    await _ask(message, state, NewMatter.approver, "approver")
+    await _ask(answers, state, NewMatter.approver, "approver")
 
 
-async def approver(message: Message, state: FSMContext) -> None:
+async def approver(message: Message, state: FSMContext, answers: Answers) -> None:
     text = (message.text or "").strip()
     if not text or len(text) > 64:
-        await message.answer(say("new", "bad_approver"))
+        await answers(say("new", "bad_approver"))
         return
     await state.update_data(approver=text)
-    await _ask(message, state, NewMatter.approved_on, "approved_on")
+    await _ask(answers, state, NewMatter.approved_on, "approved_on")
 
 
-async def approved_on(message: Message, state: FSMContext, clock: Clock, tz: ZoneInfo) -> None:
+async def approved_on(message: Message, state: FSMContext, clock: Clock, tz: ZoneInfo,
+                      answers: Answers) -> None:
     day = read_day(message.text or "", local_today(clock.now(), tz))
     if day is None or day > local_today(clock.now(), tz):
-        await message.answer(say("new", "bad_approved_on"))
+        await answers(say("new", "bad_approved_on"))
         return
     await state.update_data(approved_on=day.isoformat())
     await state.set_state(NewMatter.confirm)
     choices = [(label("new_buttons", "confirm"), "new:confirm"),
                (label("new_buttons", "cancel"), "new:cancel")]
-    await message.answer(await _summary(await state.get_data()), reply_markup=keyboard(choices))
+    await answers(await _summary(await state.get_data()), keyboard(choices))
 
 
 async def confirm(query: CallbackQuery, state: FSMContext, person: Person,
-                  register: Register, tz: ZoneInfo) -> None:
+                  register: Register, tz: ZoneInfo, answers: Answers) -> None:
     data = await state.get_data()
     await state.clear()  # first, so a second press finds no dialog (updates are serialised)
-    await query.answer()
+    await quietly(query.answer(), "answerCallbackQuery")
     await _close_summary(query)
     unit = await person.unit
     try:
         matter = await register(draft(data, unit.key, tz), person)
     except Refused as exc:
-        await query.bot.send_message(query.from_user.id,
-                                     say("new", "refused", code=exc.code, params=exc.params))
+        await answers(say("new", "refused", code=exc.code, params=exc.params))
         return
-    await query.bot.send_message(query.from_user.id, say("new", "done", code=matter.code))
+    await answers(say("new", "done", code=matter.code))
 
 
-async def cancel(query: CallbackQuery, state: FSMContext) -> None:
+async def cancel(query: CallbackQuery, state: FSMContext, answers: Answers) -> None:
     await state.clear()
-    await query.answer()
+    await quietly(query.answer(), "answerCallbackQuery")
     await _close_summary(query)
-    await query.bot.send_message(query.from_user.id, say("new", "cancelled"))
+    await answers(say("new", "cancelled"))
 
 
 def draft(data: dict[str, Any], initiator: str, tz: ZoneInfo) -> MatterDraft:
@@ -179,24 +184,21 @@ def end_of_day(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(23, 59), tz)
 
 
-def keyboard(choices: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=text, callback_data=data)] for text, data in choices
-    ])
+def keyboard(choices: list[tuple[str, str]]) -> Buttons:
+    return tuple((Button(text, data),) for text, data in choices)
 
 
-async def _ask(event: Message | CallbackQuery, state: FSMContext, step: State, prompt: str,
-               markup: InlineKeyboardMarkup | None = None) -> None:
+async def _ask(answers: Answers, state: FSMContext, step: State, prompt: str,
+               buttons: Buttons = ()) -> None:
     await state.set_state(step)
-    chat_id = event.chat.id if isinstance(event, Message) else event.from_user.id
-    await event.bot.send_message(chat_id, say("new", prompt), reply_markup=markup)
+    await answers(say("new", prompt), buttons)
 
 
-async def _report_unknown(message: Message, keys: list[str]) -> bool:
+async def _report_unknown(answers: Answers, keys: list[str]) -> bool:
     known = await unit_names(keys)
     unknown = [k for k in keys if k not in known]
     if unknown:
-        await message.answer(say("new", "unknown_units", keys=unknown))
+        await answers(say("new", "unknown_units", keys=unknown))
     return bool(unknown)
 
 
@@ -210,7 +212,7 @@ async def _summary(data: dict[str, Any]) -> str:
 async def _close_summary(query: CallbackQuery) -> None:
     """Drop the buttons so the summary cannot be confirmed twice."""
     if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
+        await quietly(query.message.edit_reply_markup(reply_markup=None), "editMessageReplyMarkup")
 
 
 def router() -> Router:

@@ -10,6 +10,7 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import Message, Update
 
+from bot.answers import Answers
 from bot.inbox import deliver
 from bot.texts import say
 from dispatch.channel import InboundSink
@@ -27,8 +28,8 @@ async def as_is(message: Message, sink: InboundSink, event_update: Update) -> No
     await deliver(sink, event_update, message.chat.id, message.text or message.caption or "")
 
 
-async def text_only(message: Message) -> None:
-    await message.answer(say("dialog", "text_only"))
+async def text_only(message: Message, answers: Answers) -> None:
+    await answers(say("dialog", "text_only"))
 
 
 def router() -> Router:

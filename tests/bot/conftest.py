@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,11 +16,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from bot.app import build_dispatcher, run_polling
+from bot.callbacks import row_buttons
 from bot.channel import TelegramChannel
 from bot.limiter import SendLimiter
 from dispatch.channel import InboundText, Outgoing, Receipt
+from dispatch.dispatcher import Dispatcher as OutboxDispatcher
+from dispatch.render import Renderer
 from models import BoardInitiator, Matter, MatterState, Node, Person, Role, Unit
-from scheduler.clock import SHANGHAI, VirtualClock
+from scheduler.clock import SHANGHAI, Clock, VirtualClock
 from service.config import Settings, TelegramSettings
 from tests.bot.fake_telegram import TOKEN, WAIT, FakeTelegram, eventually, serve
 
@@ -157,11 +160,36 @@ async def polling(bot: Bot, telegram: FakeTelegram, sink: RecordingSink, clock: 
 @asynccontextmanager
 async def polled(bot: Bot, telegram: FakeTelegram,
                  dispatcher: Dispatcher) -> AsyncIterator[None]:
-    """The dispatcher long-polling the local server until the block ends."""
+    """The dispatcher long-polling the local server until the block ends, and the outbox
+    sending the answers its handlers queue."""
     task = asyncio.create_task(run_polling(bot, dispatcher, polling_timeout=1))
     await telegram.wait_for("getUpdates")
     try:
-        yield
+        async with sending(bot, dispatcher["clock"]):
+            yield
     finally:
         await asyncio.wait_for(dispatcher.stop_polling(), WAIT)
+        await asyncio.wait_for(task, WAIT)
+
+
+@asynccontextmanager
+async def sending(bot: Bot, clock: Clock) -> AsyncIterator[OutboxDispatcher]:
+    """The service's outbound dispatcher on the real channel, running every 20 ms."""
+    channel = TelegramChannel(bot, limiter=SendLimiter(per_chat_interval=0))
+    outbox = OutboxDispatcher({"telegram": channel}, Renderer(), clock, "bot-tests",
+                              buttons_for=row_buttons(SECRET))
+
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        while not stop.is_set():
+            await outbox.run_once()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.02)
+
+    task = asyncio.create_task(run())
+    try:
+        yield outbox
+    finally:
+        stop.set()  # not cancelled: a transaction cut in half would hold the database
         await asyncio.wait_for(task, WAIT)

@@ -21,7 +21,6 @@ async def test_shared_own_contact_links_the_registered_phone(
 
     (reply,) = await telegram.wait_for("sendMessage", NEW_CHAT)
     assert world.unlinked.name in reply.params["text"]
-    assert reply.params["reply_markup"] == {"remove_keyboard": True}
     person = await Person.get(id=world.unlinked.id)
     assert person.telegram_chat_id == NEW_CHAT
     audit = await AuditEntry.get(action="link_chat")

@@ -23,7 +23,9 @@ from tests.bot.conftest import (
     polled,
     settings,
 )
-from tests.bot.fake_telegram import FakeTelegram
+from tests.bot.fake_telegram import FakeTelegram, eventually
+from workflow import service
+from workflow.context import Context
 from workflow.errors import Refused
 from workflow.queries import Period
 
@@ -213,3 +215,25 @@ def test_r34_period_forms(text: str, expected: tuple | None) -> None:
     period = Period.parse(text, NOW.date(), NOW.tzinfo)
 
     assert (period and (period.label, period.start.date(), period.end.date())) == expected
+
+
+async def test_r29_regrade_is_an_audited_correction(polling, telegram: FakeTelegram,
+                                                    world: World, clock) -> None:
+    """Issue 8 item 5: /regrade replaces the grade; the old grade's points are reversed, so
+    correcting never stacks points; the answer names the old and the new grade."""
+    ctx = Context(clock=clock)
+    await service.request_completion(ctx, world.matter, world.operator, "telegram", "已打通")
+    await service.grade(ctx, world.matter, world.supervisor, "telegram", "优秀")
+
+    await telegram.send_text(SUPERVISOR_CHAT, "/regrade d17 良好 现场照片不全")
+    await eventually(lambda: any("由“优秀”更正为“良好”" in t
+                                 for t in telegram.texts(SUPERVISOR_CHAT)))
+    events = await ScoreEvent.filter(matter=world.matter).order_by("id")
+    assert [(e.reason, e.delta) for e in events] == [("grade:优秀", Decimal("0.1")),
+                                                     ("grade_reversed:优秀", Decimal("-0.1"))]
+    await telegram.send_text(SUPERVISOR_CHAT, "/regrade D17 良好")
+    await eventually(lambda: any("/regrade 事项编号 等级 理由" in t
+                                 for t in telegram.texts(SUPERVISOR_CHAT)))
+    await telegram.send_text(OPERATOR_CHAT, "/regrade D17 优秀 自评")  # not a supervisor
+    await telegram.wait_for("sendMessage", OPERATOR_CHAT)
+    assert await ScoreEvent.filter(matter=world.matter).count() == 2

@@ -16,9 +16,11 @@ from aiohttp import web
 from bot.app import SECRET_HEADER, build_dispatcher, make_bot, make_storage, setup_webhook
 from bot.callbacks import buttons_for
 from bot.channel import TelegramChannel
+from bot.storage import DatabaseStorage
 from dispatch.channel import Outgoing
+from scheduler.clock import VirtualClock
 from service.config import TelegramSettings
-from tests.bot.conftest import OPERATOR_CHAT, SECRET, RecordingSink, World, settings
+from tests.bot.conftest import NOW, OPERATOR_CHAT, SECRET, RecordingSink, World, settings
 from tests.bot.fake_telegram import BOT_ID, FakeTelegram, serve
 
 HOOK_SECRET = "wh-secret_0123456789"
@@ -116,16 +118,17 @@ def test_webhook_mode_needs_a_secret(bot: Bot, sink: RecordingSink, clock) -> No
 ])
 async def test_fsm_storage_follows_the_mode_unless_chosen(
         telegram_settings: dict[str, Any], expected: type) -> None:
-    storage = make_storage(TelegramSettings(**telegram_settings))
+    storage = make_storage(TelegramSettings(**telegram_settings), VirtualClock(NOW))
     try:
         assert type(storage) is expected
     finally:
         await storage.close()
 
 
-def test_database_fsm_storage_is_refused_at_start() -> None:
-    with pytest.raises(ValueError, match="fsm_storage"):
-        make_storage(TelegramSettings(fsm_storage="database"))
+def test_issue8_item17_database_fsm_storage_is_built() -> None:
+    """Issue 8 item 17: "database" passed validation and then died at start-up."""
+    storage = make_storage(TelegramSettings(fsm_storage="database"), VirtualClock(NOW))
+    assert isinstance(storage, DatabaseStorage)
 
 
 async def test_make_bot_uses_the_local_api_server(telegram: FakeTelegram) -> None:

@@ -6,6 +6,8 @@ who is a supervisor because both ask `may`/`supervised_boards`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_workflow import org, person, register  # noqa: F401  (org is a fixture)
 
@@ -116,3 +118,48 @@ async def test_an_inactive_person_may_nothing(ctx):
     matter = await register(ctx)
     await Person.filter(name="周干事").update(active=False)
     assert (await may(await person("周干事"), Action.VIEW, matter)).reason == "inactive"
+
+
+MATRIX_ACTIONS = (Action.VIEW, Action.ANSWER, Action.RETURN, Action.DECIDE_EXTENSION,
+                  Action.GRADE, Action.REVIEW, Action.APPROVE)
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_roles_table() -> dict[str, list[bool]]:
+    text = README.read_text(encoding="utf-8")
+    table = text.split("<!-- roles-table -->")[1].split("<!-- /roles-table -->")[0]
+    rows = [line.strip("|").split("|") for line in table.strip().splitlines()[2:]]
+    return {cells[0].strip(): [c.strip() == "✓" for c in cells[1:]] for cells in rows}
+
+
+async def test_the_readme_roles_table_is_what_may_decides(ctx):
+    """The README's roles table, row by row, against `may` on a real org."""
+    matter = await register(ctx, cooperating=["finance"])
+    own = await register(ctx, lead="ducha", cooperating=[])
+    ducha = matter.initiator_id
+    director = await Person.create(unit_id=ducha, name="督查室主任", role=Role.DIRECTOR)
+    staff = await Person.create(unit_id=ducha, name="督查室科员", role=Role.STAFF)
+
+    async def row(p: Person, m: Matter = matter) -> list[bool]:
+        return [(await may(p, action, m)).ok for action in MATRIX_ACTIONS]
+
+    async def same(*rows: list[bool]) -> list[bool]:
+        assert all(r == rows[0] for r in rows), rows
+        return rows[0]
+
+    computed = {
+        "initiator's leader": await row(await person("孙区长")),
+        "initiator's head, unit with a leader": await row(await person("陈主任")),
+        "initiator's director, operators, supervisors": await same(
+            await row(director), await row(await person("吴管理员")),
+            await row(await person("周干事"))),
+        "initiator's staff": await row(staff),
+        "lead or cooperating unit: head, director, operators, staff": await same(
+            *[await row(await person(n)) for n in ("王局长", "刘主任", "李一", "钱三", "马一")]),
+        "initiator that also leads or cooperates (its head)": await row(
+            await person("陈主任"), own),
+        "any other unit": await row(await person("钱干事")),
+    }
+    await Person.filter(name="孙区长").update(active=False)
+    computed["initiator's head, unit without a leader"] = await row(await person("陈主任"))
+    assert readme_roles_table() == computed
