@@ -1,5 +1,6 @@
 """The database model (tortoise-orm). Every instant is stored in UTC."""
 
+from models.console import ApiToken, ConsolePassword, ConsoleSession, LoginCode, LoginLock
 from models.matter import (
     Application,
     ApplicationKind,
@@ -27,8 +28,8 @@ from models.messages import (
 from models.org import BoardInitiator, Person, Role, Unit
 
 __all__ = [
-    "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ClockAction", "ConsentAttempt", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
+    "ApiToken", "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
+    "ClockAction", "ConsentAttempt", "ConsolePassword", "ConsoleSession", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "LoginCode", "LoginLock", "Matter", "MatterState",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList",
 ]

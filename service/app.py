@@ -152,6 +152,9 @@ async def serve(settings: Settings) -> None:
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
              settings.sms.provider)
+    from console.app import start_console
+
+    console = await start_console(service)
     polling = start_polling(service)
     try:
         await until_stopped()
@@ -161,6 +164,8 @@ async def serve(settings: Settings) -> None:
             await service.bot_dispatcher.stop_polling()
             await polling
         await runner.cleanup()
+        if console:
+            await console.cleanup()
         for channel in service.channels.values():
             await channel.stop()
         if service.bot:

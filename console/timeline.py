@@ -1,0 +1,71 @@
+"""A matter's whole record for the detail page and the API: every audit row, every outbound
+message with its channel and status history (receipts included), every inbound reply raw
+with what it was parsed into, and the clock's upcoming plan."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from models import AuditEntry, InboundMessage, Matter, MessageEvent, OutboundMessage
+from scheduler.rules import plan
+from service.plan import people_names
+from workflow.context import Context
+from workflow.facts import matter_facts
+
+PLAN_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str  # audit | out | in
+    who: str
+    what: str  # audit action; message kind; inbound status
+    channel: str
+    text: str = ""  # message text, raw reply
+    detail: dict = field(default_factory=dict)
+    history: list[tuple[datetime, str, str]] = field(default_factory=list)  # out: statuses
+
+    def json(self) -> dict:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        data["history"] = [[at.isoformat(), s, d] for at, s, d in self.history]
+        return data
+
+
+async def timeline(matter: Matter) -> list[Entry]:
+    entries = [Entry(a.at, "audit", a.actor_label, a.action, a.channel,
+                     detail={"before": a.before, "after": a.after, **a.detail})
+               for a in await AuditEntry.filter(matter=matter).order_by("at", "id")]
+    messages = await OutboundMessage.filter(matter=matter).prefetch_related("person")
+    events: dict[int, list] = {}
+    for e in await MessageEvent.filter(message_id__in=[m.id for m in messages]).order_by(
+            "at", "id"):
+        events.setdefault(e.message_id, []).append((e.at, e.status, e.detail))
+    entries += [Entry(m.created_at, "out", m.person.name if m.person else m.address, m.kind,
+                      m.channel, m.text or "", {"status": m.status.value},
+                      events.get(m.id, [])) for m in messages]
+    entries += [Entry(i.received_at, "in", i.sender, i.status, i.channel, i.text,
+                      {"outcome": i.outcome})
+                for i in await InboundMessage.filter(matter=matter)]
+    return sorted(entries, key=lambda e: e.at)
+
+
+@dataclass(frozen=True)
+class Planned:
+    at: datetime
+    kind: str
+    node: str
+    people: str
+    reason: str
+
+
+async def upcoming(ctx: Context, matter: Matter, days: int = PLAN_DAYS) -> list[Planned]:
+    """What the 13710 clock will do next if nothing changes (as `duban plan`)."""
+    now = ctx.clock.now()
+    actions = [a for a in plan(await matter_facts(matter), ctx.policy, ctx.calendar,
+                               now + timedelta(days=days)) if a.at > now]
+    names = await people_names(matter, {a.audience for a in actions})
+    return [Planned(a.at, str(a.kind), a.node or "", names[a.audience], a.reason)
+            for a in actions]
