@@ -30,7 +30,7 @@ routes = web.RouteTableDef()
 
 def login_page(request: web.Request, status: int = 200, **context) -> web.Response:
     """The login form with a fresh double-submit CSRF token when the browser has none."""
-    token = request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    token = request.get(CSRF) or request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(32)
     request[CSRF] = token
     response = page(request, "login.j2", status=status, **({"phone": "", "notice": "",
                                                               "error": ""} | context))

@@ -7,10 +7,12 @@ import re
 import shutil
 from dataclasses import dataclass
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from console.app import build_console_app
+from console.auth import send_code
 from models import BoardInitiator, Person, Role, Unit
 from service.app import Service, build_app, build_service
 from service.config import Settings
@@ -21,6 +23,25 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 SUPERVISOR, LEADER = "+8613900000002", "+8613900000001"
 WATER_A, WATER_HEAD, ROADS_A = "+8613800000002", "+8613800000001", "+8613700000002"
 CODE = re.compile(r"验证码：(\d{6})")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+async def client():
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def csrf_of(client, url: str) -> str:
+    async with client.get(url) as response:
+        return CSRF.search(await response.text())[1]
+
+
+async def login(client, served, phone: str) -> aiohttp.ClientResponse:
+    token = await csrf_of(client, f"{served.console}/login")
+    code = await send_code(phone, served.service.ctx.clock.now())
+    return await client.post(f"{served.console}/login", allow_redirects=False,
+                             data={"csrf": token, "phone": phone, "code": code})
 
 
 async def seed_org() -> None:

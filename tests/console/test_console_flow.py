@@ -5,6 +5,9 @@ the ledger (R34), and the role refusals."""
 
 from __future__ import annotations
 
+from io import BytesIO
+from pathlib import Path
+
 import openpyxl
 
 from models import AuditEntry, Feedback, Matter, MatterState
@@ -63,7 +66,8 @@ async def test_r1_r3_r27_r29_r30_whole_matter_on_the_console(served, browser, tm
     async with supervisor.expect_download() as info:
         await supervisor.goto(f"{served.console}/matters")
         await supervisor.click("#export")
-    workbook = openpyxl.load_workbook(await (await info.value).path())
+    data = Path(await (await info.value).path()).read_bytes()
+    workbook = openpyxl.load_workbook(BytesIO(data))
     rows = list(workbook.worksheets[0].values)
     assert rows[0][0] == "编号" and rows[1][0] == "D1" and rows[1][14] == "良好"
 
