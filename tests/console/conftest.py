@@ -13,7 +13,7 @@ from aiohttp import web
 
 from console.app import build_console_app
 from console.auth import send_code
-from models import BoardInitiator, Person, Role, Unit
+from models import BoardInitiator, MessageStatus, OutboundMessage, Person, Role, Unit
 from service.app import Service, build_app, build_service
 from service.config import Settings
 
@@ -95,6 +95,14 @@ async def browser():
         await chromium.close()
 
 
+async def drain(service: Service) -> None:
+    """Ticks until every due message is out (the dispatcher claims a batch per tick)."""
+    for _ in range(20):
+        await service.tick()
+        if not await OutboundMessage.filter(status=MessageStatus.PENDING).exists():
+            return
+
+
 async def sign_in(browser, served: Served, phone: str):
     """A fresh browser context signed in as `phone` with the code the development SMS
     channel shows on /dev/sms. Returns the page, on the overview."""
@@ -105,7 +113,7 @@ async def sign_in(browser, served: Served, phone: str):
     await page.fill("#phone", phone)
     await page.click("#send-code")
     await page.locator("#login-notice").wait_for()
-    await served.service.tick()  # the dispatcher sends the code SMS
+    await drain(served.service)  # the dispatcher sends the code SMS
     dev = await context.new_page()
     await dev.goto(f"{served.webhooks}/dev/sms")
     code = CODE.findall(await dev.locator(f'section[data-phone="{phone}"]').inner_text())[-1]
