@@ -4,6 +4,7 @@ headers, the viewer's session, CSRF checks and the permission guard."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import cache
@@ -61,16 +62,21 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every response, refusals included; Server-Timing for the bench."""
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        stamp(exc, started)
         raise
+    stamp(response, started)
+    return response
+
+
+def stamp(response: web.StreamResponse, started: float) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    return response
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
 
 
 def is_https(request: web.Request) -> bool:
