@@ -93,6 +93,7 @@ async def seed(matters: int) -> Person:
                 nodes.append((m, key, due, at if m % 4 else None))
         await conn.execute_many(matter_sql, rows)
         await conn.execute_many(node_sql, nodes)
+    await conn.execute_script("ANALYZE")  # what autovacuum does after a bulk load
     return supervisor
 
 

@@ -35,20 +35,26 @@ class Entry:
 
 
 async def timeline(matter: Matter) -> list[Entry]:
-    entries = [Entry(a.at, "audit", a.actor_label, a.action, a.channel,
-                     detail={"before": a.before, "after": a.after, **a.detail})
-               for a in await AuditEntry.filter(matter=matter).order_by("at", "id")]
-    messages = await OutboundMessage.filter(matter=matter).prefetch_related("person")
+    """Rows are read as tuples, not model objects: a long record stays cheap to show."""
+    entries = [Entry(at, "audit", who, action, channel,
+                     detail={"before": before, "after": after, **detail})
+               for at, who, action, channel, before, after, detail in await AuditEntry.filter(
+                   matter=matter).order_by("at", "id").values_list(
+                   "at", "actor_label", "action", "channel", "before", "after", "detail")]
+    messages = await OutboundMessage.filter(matter=matter).values_list(
+        "id", "created_at", "person__name", "address", "kind", "channel", "text", "status")
     events: dict[int, list] = {}
-    for e in await MessageEvent.filter(message_id__in=[m.id for m in messages]).order_by(
-            "at", "id"):
-        events.setdefault(e.message_id, []).append((e.at, e.status, e.detail))
-    entries += [Entry(m.created_at, "out", m.person.name if m.person else m.address, m.kind,
-                      m.channel, m.text or "", {"status": m.status.value},
-                      events.get(m.id, [])) for m in messages]
-    entries += [Entry(i.received_at, "in", i.sender, i.status, i.channel, i.text,
-                      {"outcome": i.outcome})
-                for i in await InboundMessage.filter(matter=matter)]
+    for message_id, at, status, detail in await MessageEvent.filter(
+            message__matter=matter).order_by("at", "id").values_list(
+            "message_id", "at", "status", "detail"):
+        events.setdefault(message_id, []).append((at, status, detail))
+    entries += [Entry(at, "out", name or address, kind, channel, text or "",
+                      {"status": str(status)}, events.get(id_, []))
+                for id_, at, name, address, kind, channel, text, status in messages]
+    entries += [Entry(at, "in", sender, status, channel, text, {"outcome": outcome})
+                for at, sender, status, channel, text, outcome in await InboundMessage.filter(
+                    matter=matter).values_list("received_at", "sender", "status", "channel",
+                                               "text", "outcome")]
     return sorted(entries, key=lambda e: e.at)
 
 

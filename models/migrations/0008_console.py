@@ -4,6 +4,21 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 
+# Indexes the console's reads walk (a matter's timeline, a unit's matters, open overdue
+# nodes). Plain SQL that SQLite and PostgreSQL both take; the models need not know them.
+CONSOLE_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS idx_matter_lead ON matter (lead_id)",
+    "CREATE INDEX IF NOT EXISTS idx_matter_initiator ON matter (initiator_id)",
+    "CREATE INDEX IF NOT EXISTS idx_matter_coop_unit ON matter_cooperating (unit_id)",
+    "CREATE INDEX IF NOT EXISTS idx_node_open_due ON node (due_at) WHERE satisfied_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS idx_outbound_matter ON outbound_message (matter_id)",
+    "CREATE INDEX IF NOT EXISTS idx_message_event_message ON message_event (message_id)",
+    "CREATE INDEX IF NOT EXISTS idx_audit_matter ON audit_entry (matter_id)",
+    "CREATE INDEX IF NOT EXISTS idx_inbound_matter ON inbound_message (matter_id)",
+    "CREATE INDEX IF NOT EXISTS idx_application_matter ON application (matter_id)",
+]
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0003_next_action_at')]
 
@@ -70,4 +85,5 @@ class Migration(migrations.Migration):
             options={'table': 'api_token', 'app': 'models', 'pk_attr': 'id'},
             bases=['Model'],
         ),
+        *(ops.RunSQL(statement) for statement in CONSOLE_INDEXES),
     ]
