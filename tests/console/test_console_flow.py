@@ -32,7 +32,7 @@ async def test_r1_r3_r27_r29_r30_whole_matter_on_the_console(served, browser, tm
     await served.service.tick()  # R3: the assignment notice goes out
     await supervisor.reload()
     timeline = await supervisor.locator("#timeline").inner_text()
-    assert "发出 assigned" in timeline and "李一" in timeline and "submitted" in timeline
+    assert "发出交办通知 → 李一" in timeline and "已提交" in timeline
 
     unit = await sign_in(browser, served, WATER_A)
     await unit.goto(f"{served.console}/matters/D1")

@@ -99,3 +99,21 @@ async def test_logout_and_admin_ends_all_sessions(served, client):
     async with client.get(f"{served.console}/", allow_redirects=False) as response:
         assert response.status == 302 and response.headers["Location"] == "/login"
     assert await AuditEntry.filter(action="sessions_ended").exists()
+
+
+async def test_unknown_phone_gets_the_same_answer_and_no_sms(served, client):
+    token = await csrf_of(client, f"{served.console}/login")
+    response = await client.post(f"{served.console}/login/code", data={
+        "csrf": token, "phone": "13500000009"})
+    assert response.status == 200 and "如该号码已在系统登记" in await response.text()
+    assert not await OutboundMessage.exists()
+
+
+async def test_sessions_expire(served, client):
+    await login(client, served, WATER_A)
+    async with client.get(f"{served.console}/", allow_redirects=False) as response:
+        assert response.status == 200
+    clock = served.service.ctx.clock
+    clock.set(clock.now() + timedelta(hours=13))
+    async with client.get(f"{served.console}/", allow_redirects=False) as response:
+        assert response.status == 302
