@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from console.access import Action, may, visible_matters
 from console.auth import digest
 from console.queries import Filters, listing
 from console.timeline import timeline
@@ -16,6 +15,7 @@ from console.views.register import REFUSAL_FIELD, validate
 from console.web import SERVICE
 from models import ApiToken, Matter, Person, Unit
 from workflow.errors import Refused
+from workflow.permissions import Action, may, visible_matters
 from workflow.records import Actor
 from workflow.service import register_matter
 

@@ -9,8 +9,8 @@ from datetime import datetime, time, timedelta
 
 from tortoise.expressions import Q, Subquery
 
-from console.access import visible_matters
 from models import Matter, MatterState, Node, Person, Unit
+from workflow.permissions import visible_matters
 from workflow.queries import Period
 from workflow.states import CHASED, OPEN
 

@@ -14,9 +14,9 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.texts import labels
-from console.access import Action, may
 from models import Matter, Person
 from scheduler.clock import SHANGHAI
+from workflow.permissions import Action, may
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSION_COOKIE = "duban_session"
@@ -131,7 +131,7 @@ def forbidden(request: web.Request, reason: str) -> web.HTTPForbidden:
 async def visible_matter(request: web.Request, code: str) -> tuple[Person, Matter]:
     """The matter the viewer may see, or 403 — the same answer whether it does not exist or
     belongs to another unit, so neither its title nor its existence leaks."""
-    from console.access import visible_matters
+    from workflow.permissions import visible_matters
 
     person = viewer(request)
     matter = await Matter.filter(await visible_matters(person), code=code.upper()).first()

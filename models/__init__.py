@@ -1,5 +1,6 @@
 """The database model (tortoise-orm). Every instant is stored in UTC."""
 
+from models.bot import DialogState
 from models.console import ApiToken, ConsolePassword, ConsoleSession, LoginCode, LoginLock
 from models.matter import (
     Application,
@@ -29,7 +30,7 @@ from models.org import BoardInitiator, Person, Role, Unit
 
 __all__ = [
     "ApiToken", "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ClockAction", "ConsentAttempt", "ConsolePassword", "ConsoleSession", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "LoginCode", "LoginLock", "Matter", "MatterState",
+    "ClockAction", "ConsentAttempt", "ConsolePassword", "ConsoleSession", "DevDelivery", "DialogState", "Feedback", "InboundMessage", "LinkCode", "LoginCode", "LoginLock", "Matter", "MatterState",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList",
 ]

@@ -46,11 +46,12 @@ from replies.parser import Intent, IntentKind, ParseError, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
-from workflow import recipients, service
+from workflow import service
 from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.permissions import Action, may
 from workflow.service import NODE_ROWS_AHEAD
 from workflow.states import OPEN
 
@@ -218,6 +219,8 @@ class Inbox:
                 f"refused {refused.code} {found.code}",
                 context={"refusal": refused.code, "params": params},
             )
+            if not await may(person, Action.VIEW, found):
+                return code_only(found, answer)
         else:
             answer = Answer(Status.DONE, reason, f"{intent.kind.value} {found.code}", context=extra)
         return await self.about(found, mine, answer)
@@ -381,6 +384,15 @@ class Inbox:
         return Answer(Status.REFUSED, "not_registered", label)
 
 
+def code_only(matter: Matter, answer: Answer) -> Answer:
+    """Issue 8 item 6: a refusal to someone of another unit names the matter by its code
+    only — nothing of its title, units or state."""
+    answer.matter = matter
+    hidden = {"title": "", "number": None, "initiator": "", "lead": "", "state": "", "due": None}
+    answer.context = {"code": matter.code, **hidden} | answer.context
+    return answer
+
+
 # --- matter commands: each one workflow call -------------------------------------------------
 
 
@@ -541,7 +553,7 @@ async def supervised_open_matters(person: Person) -> list[Matter]:
     matters = await Matter.filter(initiator_id=person.unit_id, state__in=list(OPEN)).order_by(
         "assigned_at", "id"
     )
-    return [m for m in matters if recipients.is_supervisor_of(person, m)]
+    return [m for m in matters if await may(person, Action.REVIEW, m)]
 
 
 async def example(person: Person, mine: list[Numbered]) -> str:

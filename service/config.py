@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from scheduler.policy import Board, BoardPolicy, Cadence, Policy, QuietHours, default_policies
+from scheduler.policy import (
+    Approval,
+    Board,
+    BoardPolicy,
+    Cadence,
+    Policy,
+    QuietHours,
+    default_policies,
+)
 
 
 class ConfigError(Exception):
@@ -24,7 +32,7 @@ class ConfigError(Exception):
 
 
 class BoardOverride(BaseModel):
-    """Per-board policy overrides a deployment may set (R6, R18, R37)."""
+    """Per-board policy overrides a deployment may set (R6, R18, R30, R37)."""
 
     model_config = {"extra": "forbid"}
 
@@ -32,6 +40,7 @@ class BoardOverride(BaseModel):
     cadence: Cadence | None = None
     month_end_remind_days: int | None = Field(default=None, ge=1, le=10)
     ack_resend_hours: float | None = Field(default=None, ge=0)  # 0 switches R37 off
+    approval: Approval | None = None  # R30: one_step | two_step
 
     def apply(self, policy: BoardPolicy) -> BoardPolicy:
         changes: dict[str, Any] = {

@@ -8,10 +8,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from console.access import Action
 from console.web import SERVICE, check_csrf, require, visible_matter
 from workflow import service as workflow
 from workflow.errors import Refused
+from workflow.permissions import Action
 
 routes = web.RouteTableDef()
 CHANNEL = "web"

@@ -7,12 +7,12 @@ from __future__ import annotations
 from aiohttp import web
 from tortoise.expressions import Subquery
 
-from console.access import Action, may, visible_matters
 from console.views.answer import CHANNEL, back
 from console.web import SERVICE, check_csrf, page, require, viewer, visible_matter
 from models import Application, ApplicationStatus, Matter
 from workflow import service as workflow
 from workflow.errors import Refused
+from workflow.permissions import Action, may, visible_matters
 
 routes = web.RouteTableDef()
 
@@ -24,11 +24,8 @@ async def decide(request: web.Request) -> web.Response:
     ctx = request.app[SERVICE].ctx
     what = str(form.get("what", ""))
     try:
-        if what == "approve":
-            person = viewer(request)
-            if not ((await may(person, Action.APPROVE, matter)).ok
-                    or (await may(person, Action.REVIEW, matter)).ok):
-                await require(request, Action.APPROVE, matter)
+        if what == "approve":  # R30: a review or the final decision, as the board's chain says
+            person = await require(request, Action.REVIEW, matter)
             outcome = await workflow.approve(ctx, matter, person, CHANNEL)
         elif what == "return":
             person = await require(request, Action.RETURN, matter)
@@ -55,10 +52,6 @@ async def queue(request: web.Request) -> web.Response:
         status=ApplicationStatus.PENDING,
         matter_id__in=Subquery(Matter.filter(await visible_matters(person)).values("id"))).prefetch_related(
         "matter", "matter__lead", "person").order_by("filed_at")
-    mine = []
-    for application in pending:
-        if (await may(person, Action.REVIEW, application.matter)).ok or \
-                (await may(person, Action.APPROVE, application.matter)).ok:
-            mine.append(application)
+    mine = [a for a in pending if (await may(person, Action.REVIEW, a.matter)).ok]
     return page(request, "queue.j2", applications=mine)
 

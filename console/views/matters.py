@@ -6,11 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.texts import label, labels
-from console.access import Action
 from console.queries import LIGHTS, Filters, filtered, listing
 from console.web import SERVICE, page, require, viewer
 from models import MatterState, Unit
 from workflow.ledger import matters_workbook
+from workflow.permissions import Action
 
 routes = web.RouteTableDef()
 EXPORT_LIMIT = 20_000  # one workbook; a bigger ledger is the period ledger of the bot/CLI

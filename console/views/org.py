@@ -9,11 +9,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from console.access import Action
 from console.auth import LoginRefused, digest, end_all_sessions, set_password
 from console.web import SERVICE, check_csrf, page, require, viewer
 from models import ApiToken, BoardInitiator, Person, Unit
 from service.org_import import import_file
+from workflow.permissions import Action
 
 routes = web.RouteTableDef()
 

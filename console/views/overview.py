@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from console.access import Action, may, visible_matters
 from console.outcomes import mark_delivered, send_again, unknown_messages
 from console.queries import board_lines, lights
 from console.web import SERVICE, check_csrf, page, require, viewer
 from models import Matter
 from workflow.errors import Refused
+from workflow.permissions import Action, may, visible_matters
 from workflow.states import OPEN
 
 routes = web.RouteTableDef()

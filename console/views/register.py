@@ -11,11 +11,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.texts import labels
-from console.access import Action, supervised_boards
-from console.web import SERVICE, check_csrf, page, require, viewer
+from console.web import SERVICE, check_csrf, forbidden, page, require, viewer
 from models import Unit
 from service.register import MatterFile
 from workflow.errors import Refused
+from workflow.permissions import Action, supervised_boards
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -41,8 +41,8 @@ async def form_page(request: web.Request, values: dict[str, Any], errors: dict[s
 async def show(request: web.Request) -> web.Response:
     person = viewer(request)
     boards = await supervised_boards(person)
-    if not boards:
-        await require(request, Action.REGISTER, board="")
+    if not boards:  # R1: only a board's initiator registers
+        raise forbidden(request, "not_initiator")
     return await form_page(request, {"board": boards[0], "klass": "general"}, {})
 
 

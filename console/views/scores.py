@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from console.access import Action, may, visible_matters
 from console.web import SERVICE, forbidden, page, viewer
 from models import Matter, ScoreEvent, Unit
+from workflow.permissions import Action, may, visible_matters
 from workflow.queries import Period
 from workflow.scores import year_ranking
 

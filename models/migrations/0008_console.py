@@ -20,7 +20,7 @@ CONSOLE_INDEXES = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_next_action_at')]
+    dependencies = [('models', '0005_review_and_dialog_state')]
 
     initial = False
 

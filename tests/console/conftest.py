@@ -20,7 +20,7 @@ from service.config import Settings
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SUPERVISOR, LEADER = "+8613900000002", "+8613900000001"
+SUPERVISOR, LEADER = "+8613900000002", "+8613900000001"  # LEADER: the office head, admin
 WATER_A, WATER_HEAD, ROADS_A = "+8613800000002", "+8613800000001", "+8613700000002"
 CODE = re.compile(r"验证码：(\d{6})")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

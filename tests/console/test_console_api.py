@@ -10,14 +10,14 @@ import aiohttp
 
 from console.auth import digest
 from models import ApiToken, Person
-from tests.console.conftest import ROADS_A, SUPERVISOR, csrf_of, login
+from tests.console.conftest import LEADER, ROADS_A, csrf_of, login
 
 MATTER = {"board": "daily", "title": "清理辖区河道垃圾", "lead": "water",
           "approver": "张副区长", "approved_on": "2026-11-20", "not_classified": True}
 
 
 async def issue(client, served) -> str:
-    await login(client, served, SUPERVISOR)
+    await login(client, served, LEADER)
     token = await csrf_of(client, f"{served.console}/org")
     async with client.post(f"{served.console}/org/tokens", data={"csrf": token,
                                                                  "name": "市平台"}) as response:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dispatch.channel import InboundText
 from models import AuditEntry, Matter, MessageStatus, OutboundMessage, Unit
-from tests.console.conftest import SUPERVISOR, WATER_A, sign_in
+from tests.console.conftest import LEADER, SUPERVISOR, WATER_A, sign_in
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -62,7 +62,7 @@ async def test_overview_lights_unknown_message_and_script_shown_as_text(served, 
     await OutboundMessage.filter(id=row.id).update(status=MessageStatus.UNKNOWN)
     await served.service.sink.inbound(InboundText(channel="sms", sender=WATER_A,
                                                   text="D1 进展 <script>alert(1)</script>已清理三处"))
-    page = await sign_in(browser, served, SUPERVISOR)
+    page = await sign_in(browser, served, LEADER)  # the office's head administers
     assert await page.locator("#lights .light.green").count() == 2
     assert "区水务局" not in await page.locator("#boards").inner_text()
     await page.set_viewport_size({"width": 1200, "height": 800})
@@ -105,7 +105,7 @@ async def test_r33_scores_chart_and_org_import_with_row_errors(served, browser, 
     from workflow.records import add_score
 
     await add_score(d1, "-0.5", "supervised", served.service.ctx.clock.now())
-    page = await sign_in(browser, served, SUPERVISOR)
+    page = await sign_in(browser, served, LEADER)
     await page.goto(f"{served.console}/scores?year=2026")
     assert await page.locator("#chart rect.neg").count() == 1
     assert "-0.5" in await page.locator("#ranking").inner_text()

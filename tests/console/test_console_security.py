@@ -10,7 +10,7 @@ import aiohttp
 
 from console.auth import MAX_FAILURES, send_code
 from models import AuditEntry, ConsoleSession, OutboundMessage
-from tests.console.conftest import ROADS_A, SUPERVISOR, WATER_A, csrf_of, login
+from tests.console.conftest import LEADER, ROADS_A, SUPERVISOR, WATER_A, csrf_of, login
 
 
 async def test_security_headers_on_every_response(served, client):
@@ -90,7 +90,7 @@ async def test_secure_cookie_behind_a_trusted_https_proxy(served, client):
 async def test_logout_and_admin_ends_all_sessions(served, client):
     await login(client, served, WATER_A)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as admin:
-        await login(admin, served, SUPERVISOR)
+        await login(admin, served, LEADER)
         token = await csrf_of(admin, f"{served.console}/org")
         person = (await ConsoleSession.filter(ended_at=None).prefetch_related("person")
                   .order_by("id").first()).person
