@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bot.texts import labels
 from models import Matter, Person
 from scheduler.clock import SHANGHAI
-from workflow.permissions import Action, may
+from workflow.permissions import Action, may, visible_matters
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSION_COOKIE = "duban_session"
@@ -131,8 +131,6 @@ def forbidden(request: web.Request, reason: str) -> web.HTTPForbidden:
 async def visible_matter(request: web.Request, code: str) -> tuple[Person, Matter]:
     """The matter the viewer may see, or 403 — the same answer whether it does not exist or
     belongs to another unit, so neither its title nor its existence leaks."""
-    from workflow.permissions import visible_matters
-
     person = viewer(request)
     matter = await Matter.filter(await visible_matters(person), code=code.upper()).first()
     if matter is None:
