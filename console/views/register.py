@@ -5,6 +5,7 @@ parser reads; each error is shown next to its field."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 from bot.texts import labels
 from console.web import SERVICE, check_csrf, forbidden, page, require, viewer
 from models import Unit
+from scheduler.clock import SHANGHAI
 from service.register import MatterFile
 from workflow.errors import Refused
 from workflow.permissions import Action, supervised_boards
@@ -65,6 +67,15 @@ async def submit(request: web.Request) -> web.Response:
     return await form_page(request, values, errors, status=400)
 
 
+def end_of_day(text: str) -> str:
+    """A deadline typed as a day means the end of that day in Beijing (as an extension's)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text  # the model names the problem
+    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).isoformat()
+
+
 def validate(values: dict[str, Any], initiator: str) -> tuple[MatterDraft | None, dict[str, str]]:
     """The draft, or the errors by field (keys of templates/console/register.j2)."""
     errors: dict[str, str] = {}
@@ -75,6 +86,8 @@ def validate(values: dict[str, Any], initiator: str) -> tuple[MatterDraft | None
         "initiator": initiator, "not_classified": values["not_classified"] == "on",
         "class": values["klass"] or "general", "code": code or None}
     raw.pop("klass", None)
+    if "deadline" in raw:
+        raw["deadline"] = end_of_day(raw["deadline"])
     text = raw.pop("text", "")
     try:
         data = MatterFile.model_validate(raw)

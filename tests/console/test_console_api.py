@@ -5,11 +5,13 @@ timeline, and the same visibility rule as the pages."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import aiohttp
 
 from console.auth import digest
-from models import ApiToken, Person
+from models import ApiToken, Matter, Person
+from scheduler.clock import SHANGHAI
 from tests.console.conftest import LEADER, ROADS_A, csrf_of, login
 
 MATTER = {"board": "daily", "title": "清理辖区河道垃圾", "lead": "water",
@@ -38,8 +40,11 @@ async def test_api_registers_lists_and_shows_a_timeline(served, client):
             assert (await bad.json())["fields"] == {"title": "classified_mark"}  # R2
         async with api.post(f"{base}/matters", json=MATTER | {"approver": ""}) as bad:
             assert (await bad.json())["fields"] == {"approver": "invalid"}  # R1
-        async with api.post(f"{base}/matters", json=MATTER) as created:
+        async with api.post(f"{base}/matters", json=MATTER | {"deadline": "2026-12-31"}
+                            ) as created:
             assert created.status == 201 and (await created.json())["code"] == "D1"
+        # A deadline given as a day is the end of that day in Beijing.
+        assert (await Matter.get(code="D1")).deadline == datetime(2027, 1, 1, tzinfo=SHANGHAI)
         async with api.get(f"{base}/matters", params={"q": "河道"}) as listed:
             body = await listed.json()
         assert [m["code"] for m in body["matters"]] == ["D1"]
