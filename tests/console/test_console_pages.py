@@ -105,9 +105,12 @@ async def test_r33_scores_chart_and_org_import_with_row_errors(served, browser, 
     from workflow.records import add_score
 
     await add_score(d1, "-0.5", "supervised", served.service.ctx.clock.now())
+    d2 = await register(served, "修复城区破损路面", lead="roads")
+    await add_score(d2, "0.1", "grade:优秀", served.service.ctx.clock.now())
     page = await sign_in(browser, served, LEADER)
     await page.goto(f"{served.console}/scores?year=2026")
     assert await page.locator("#chart rect.neg").count() == 1
+    assert await page.locator("#chart rect.pos").count() == 1
     assert "-0.5" in await page.locator("#ranking").inner_text()
     await shot(page, "scores", tmp_path)
     await page.click("#ranking a:text('区水务局')")
