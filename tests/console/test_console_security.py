@@ -9,7 +9,7 @@ from datetime import timedelta
 import aiohttp
 
 from console.auth import MAX_FAILURES, send_code
-from models import AuditEntry, ConsoleSession, OutboundMessage
+from models import AuditEntry, ConsolePassword, ConsoleSession, LoginLock, OutboundMessage
 from tests.console.conftest import LEADER, ROADS_A, SUPERVISOR, WATER_A, csrf_of, login
 
 
@@ -117,3 +117,25 @@ async def test_sessions_expire(served, client):
     clock.set(clock.now() + timedelta(hours=13))
     async with client.get(f"{served.console}/", allow_redirects=False) as response:
         assert response.status == 302
+
+
+async def test_optional_argon2_password(served, client):
+    await login(client, served, WATER_A)
+    token = await csrf_of(client, f"{served.console}/account")
+    short = await client.post(f"{served.console}/account/password",
+                              data={"csrf": token, "password": "short"})
+    assert short.status == 400
+    await client.post(f"{served.console}/account/password",
+                      data={"csrf": token, "password": "河道清理2026abc"})
+    assert (await ConsolePassword.get()).password_hash.startswith("$argon2id$")
+    await client.post(f"{served.console}/logout", data={"csrf": token})
+    token = await csrf_of(client, f"{served.console}/login")
+    wrong = await client.post(f"{served.console}/login", data={
+        "csrf": token, "phone": WATER_A, "password": "wrong-password"})
+    assert wrong.status == 400 and (await LoginLock.get(phone=WATER_A)).failures == 1
+    right = await client.post(f"{served.console}/login", allow_redirects=False, data={
+        "csrf": token, "phone": WATER_A, "password": "河道清理2026abc"})
+    assert right.status == 302
+    assert await AuditEntry.filter(action="logout").exists()
+    methods = [a.detail["method"] for a in await AuditEntry.filter(action="login")]
+    assert methods == ["code", "password"]
