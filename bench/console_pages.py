@@ -1,6 +1,6 @@
-"""Server time of the console's heaviest pages: the matters list with 100,000 matters (first
-page, a unit's view, a light filter, a title search, the next page) and the detail page of
-a matter with 500 timeline entries. The time is the app's own (its Server-Timing header),
+"""Server time of the console's heaviest pages: the overview and the matters list with
+100,000 matters (first page, a unit's view, a light filter, a title search, the next page)
+and the detail page of a matter with 500 timeline entries. The time is the app's own (its Server-Timing header),
 over a real loopback HTTP connection. Goal: under 100 ms each on PostgreSQL.
 
     .venv/bin/python bench/console_pages.py --database postgres://postgres@127.0.0.1:5432/bench
@@ -147,7 +147,8 @@ async def run(database: str, matters: int, entries: int, repeat: int) -> None:
     base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     boss = (await open_session(supervisor, NOW, 1)).token
     unit = (await open_session(unit_person, NOW, 1)).token
-    pages = [("matters list, first page", boss, "/matters"),
+    pages = [("overview (counts per board, lights)", boss, "/"),
+             ("matters list, first page", boss, "/matters"),
              ("matters list, next page", boss, f"/matters?after={matters // 2}"),
              ("matters list, a unit's own", unit, "/matters"),
              ("matters list, light=yellow", boss, "/matters?light=yellow"),
