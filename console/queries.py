@@ -5,9 +5,10 @@ no COUNT), and the overview's counts. Every query starts from the viewer's visib
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
 
 from models import Matter, MatterState, Node, Person, Unit
 from workflow.permissions import visible_matters
@@ -20,7 +21,8 @@ LIGHTS = ("green", "yellow", "red")
 
 
 def overdue_ids(now: datetime) -> Subquery:
-    return Subquery(Node.filter(due_at__lt=now, satisfied_at=None).values("matter_id"))
+    return Subquery(Node.filter(due_at__lt=now.astimezone(UTC), satisfied_at=None)
+                    .values("matter_id"))
 
 
 def light_filter(light: str, now: datetime) -> Q:
@@ -36,7 +38,8 @@ def light_filter(light: str, now: datetime) -> Q:
 
 async def lights(matters: list[Matter], now: datetime) -> dict[int, str]:
     """Each listed matter's light, in one query for the page."""
-    late = set(await Node.filter(matter_id__in=[m.id for m in matters], due_at__lt=now,
+    late = set(await Node.filter(matter_id__in=[m.id for m in matters],
+                                 due_at__lt=now.astimezone(UTC),
                                  satisfied_at=None).values_list("matter_id", flat=True))
     found = {}
     for m in matters:
@@ -106,7 +109,8 @@ async def filtered(viewer: Person, f: Filters, now: datetime, tz) -> tuple:
         if period is None:
             problems.append("period")
         else:
-            query = query.filter(created_at__gte=period.start, created_at__lt=period.end)
+            query = query.filter(created_at__gte=period.start.astimezone(UTC),
+                                 created_at__lt=period.end.astimezone(UTC))
     if f.q:
         query = query.filter(Q(code=f.q.upper()) | Q(title__icontains=f.q))
     return query, problems
@@ -131,18 +135,21 @@ class BoardLine:
 
 
 async def board_lines(viewer: Person, now: datetime, tz) -> list[BoardLine]:
-    """Per board: open matters, nodes due today, matters overdue (R8: not while pending)."""
+    """Per board: open matters, matters with a node due today, matters overdue (R8: not
+    while a completion is pending). Three grouped counts, whatever the number of boards."""
     visible = await visible_matters(viewer)
-    today = now.astimezone(tz).date()
-    start = datetime.combine(today, time(0), tz)
-    lines = []
-    for board in sorted(set(await Matter.filter(visible, state__in=list(OPEN))
-                            .values_list("board", flat=True))):
-        open_ = Matter.filter(visible, board=board, state__in=list(OPEN))
-        chased = Matter.filter(visible, board=board, state__in=list(CHASED))
-        due_today = await chased.filter(id__in=Subquery(Node.filter(
-            due_at__gte=start, due_at__lt=start + timedelta(days=1), satisfied_at=None)
-            .values("matter_id"))).count()
-        overdue = await chased.filter(id__in=overdue_ids(now)).count()
-        lines.append(BoardLine(board, await open_.count(), due_today, overdue))
-    return lines
+    # UTC, as stored: SQLite compares instants as text, so an offset must not differ.
+    start = datetime.combine(now.astimezone(tz).date(), time(0), tz).astimezone(UTC)
+    due_today = Subquery(Node.filter(due_at__gte=start, due_at__lt=start + timedelta(days=1),
+                                     satisfied_at=None).values("matter_id"))
+
+    async def per_board(query) -> dict[str, int]:
+        rows = await query.annotate(n=Count("id")).group_by("board").values_list("board", "n")
+        return dict(rows)
+
+    open_ = await per_board(Matter.filter(visible, state__in=list(OPEN)))
+    chased = Matter.filter(visible, state__in=list(CHASED))
+    today = await per_board(chased.filter(id__in=due_today))
+    late = await per_board(chased.filter(id__in=overdue_ids(now)))
+    return [BoardLine(board, n, today.get(board, 0), late.get(board, 0))
+            for board, n in sorted(open_.items())]
