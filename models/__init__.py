@@ -2,6 +2,7 @@
 
 from models.bot import DialogState
 from models.calendar import Holiday
+from models.console import ApiToken, ConsolePassword, ConsoleSession, LoginCode, LoginLock
 from models.matter import (
     Application,
     ApplicationKind,
@@ -31,10 +32,11 @@ from models.messages import (
 from models.org import BoardInitiator, ChannelPreference, Person, Role, Unit
 
 __all__ = [
-    "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ChannelPreference", "ClockAction", "ConsentAttempt", "DevDelivery", "DialogState",
-    "Feedback", "Holiday", "InboundMessage", "LinkCode", "Matter", "MatterState",
-    "SmsFallback",
+    "ApiToken", "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry",
+    "BoardInitiator", "ChannelPreference", "ClockAction", "ConsentAttempt",
+    "ConsolePassword", "ConsoleSession", "DevDelivery", "DialogState", "Feedback",
+    "Holiday", "InboundMessage", "LinkCode", "LoginCode", "LoginLock", "Matter",
+    "MatterState", "SmsFallback",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
     "ScoreEvent", "ShortNumber", "Unit", "YearEndList", "storable_provider_id",
 ]

@@ -200,6 +200,9 @@ async def serve(settings: Settings) -> None:
         database_url=settings.database_url).run())
     log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
              settings.sms_provider, ", development mode" if settings.development else "")
+    from console.app import start_console
+
+    console = await start_console(service)
     polling = start_polling(service)
     try:
         await until_stopped()
@@ -211,6 +214,8 @@ async def serve(settings: Settings) -> None:
             await service.bot_dispatcher.stop_polling()
             await polling
         await runner.cleanup()
+        if console:
+            await console.cleanup()
         for channel in service.channels.values():
             await channel.stop()
         if service.bot:

@@ -84,6 +84,18 @@ class TelegramSettings(BaseModel):
     redis_url: str = "redis://127.0.0.1:6379/0"
 
 
+class ConsoleSettings(BaseModel):
+    """The web console (督办平台), served on its own port beside the webhooks."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    session_hours: float = Field(default=12.0, gt=0)
+    trust_proxy: bool = False  # believe X-Forwarded-Proto: https from a reverse proxy
+
+
 class Settings(BaseSettings):
     """Every setting; environment variables are DUBAN_<NAME> (nested: DUBAN_SMS__PROVIDER)."""
 
@@ -101,6 +113,7 @@ class Settings(BaseSettings):
     boards: dict[Board, BoardOverride] = Field(default_factory=dict)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     web_token: str | None = None  # bearer token of the web console's API
     # DUBAN_DEVELOPMENT=1 (`./dev serve`): the development channels and /dev/sms. Never on
     # in production: /dev/sms shows every message and replies as any phone.

@@ -66,6 +66,13 @@ async def ledger_sheets(boards: list[str], period: Period, now: datetime, tz: Zo
     ]
 
 
+async def matters_workbook(matters: list[Matter], tz: ZoneInfo, label: Label) -> bytes:
+    """Just the matters sheet, for a list someone filtered (the console's export)."""
+    rows = [await _matter_row(m, tz, label) for m in matters]
+    return await asyncio.to_thread(write_workbook, [Sheet("matters", MATTER_COLUMNS, rows)],
+                                   label)
+
+
 async def _matter_row(matter: Matter, tz: ZoneInfo, label: Label) -> list[Any]:
     feedback = await Feedback.filter(matter=matter, ack_only=False)
     graded = await Application.filter(matter=matter, kind=ApplicationKind.COMPLETION
