@@ -4,7 +4,6 @@ shows the login codes), an organisation to sign in with, and a Chromium to drive
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,7 +16,6 @@ from models import BoardInitiator, MessageStatus, OutboundMessage, Person, Role,
 from service.app import Service, build_app, build_service
 from service.config import Settings
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SUPERVISOR, LEADER = "+8613900000002", "+8613900000001"  # LEADER: the office head, admin
@@ -75,7 +73,7 @@ async def start(app: web.Application) -> tuple[web.AppRunner, str]:
 @pytest.fixture
 async def served(db, clock):
     await seed_org()
-    service = build_service(Settings(database_url=db), clock=clock)
+    service = build_service(Settings(database_url=db, development=True), clock=clock)
     console, console_base = await start(build_console_app(service))
     hooks, hooks_base = await start(build_app(service))
     yield Served(service, console_base, hooks_base)
@@ -84,21 +82,20 @@ async def served(db, clock):
 
 
 @pytest.fixture
-async def browser():
-    if not shutil.which("chromium"):
-        pytest.skip("Debian chromium missing")
+async def browser(chromium):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield chromium
         await chromium.close()
 
 
 async def drain(service: Service) -> None:
-    """Ticks until every due message is out (the dispatcher claims a batch per tick)."""
+    """Ticks and dispatcher steps until every due message is out."""
     for _ in range(20):
         await service.tick()
+        await service.dispatcher.run_once()  # the dispatcher loop's step
         if not await OutboundMessage.filter(status=MessageStatus.PENDING).exists():
             return
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 
 from models import AuditEntry, Feedback, Matter, MatterState
-from tests.console.conftest import LEADER, ROADS_A, SUPERVISOR, WATER_A, sign_in
+from tests.console.conftest import LEADER, ROADS_A, SUPERVISOR, WATER_A, drain, sign_in
 
 
 async def register_d1(page, base: str) -> None:
@@ -29,7 +29,7 @@ async def test_r1_r3_r27_r29_r30_whole_matter_on_the_console(served, browser, tm
     supervisor = await sign_in(browser, served, SUPERVISOR)
     await register_d1(supervisor, served.console)
     assert "D1 清理辖区河道垃圾" in await supervisor.locator("#matter-title").inner_text()
-    await served.service.tick()  # R3: the assignment notice goes out
+    await drain(served.service)  # R3: the assignment notice goes out
     await supervisor.reload()
     timeline = await supervisor.locator("#timeline").inner_text()
     assert "发出交办通知 → 李一" in timeline and "已提交" in timeline

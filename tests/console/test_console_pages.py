@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dispatch.channel import InboundText
 from models import AuditEntry, Matter, MessageStatus, OutboundMessage, Unit
-from tests.console.conftest import LEADER, SUPERVISOR, WATER_A, sign_in
+from tests.console.conftest import LEADER, SUPERVISOR, WATER_A, drain, sign_in
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -57,7 +57,7 @@ async def test_overview_lights_unknown_message_and_script_shown_as_text(served, 
                                                                         tmp_path):
     d1 = await register(served, "清理辖区河道垃圾")
     await register(served, "修复城区破损路面", lead="roads")
-    await served.service.tick()
+    await drain(served.service)
     row = await OutboundMessage.filter(matter=d1, channel="sms").first()
     await OutboundMessage.filter(id=row.id).update(status=MessageStatus.UNKNOWN)
     await served.service.sink.inbound(InboundText(channel="sms", sender=WATER_A,
