@@ -43,7 +43,7 @@ from models import (
     ProviderId,
 )
 from replies.parser import Intent, IntentKind, ParseError, parse_reply
-from replies.short_numbers import Numbered, matter_by_number, numbered_matters
+from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
 from workflow import recipients, service
@@ -175,6 +175,7 @@ class Inbox:
             return Answer(Status.ERROR, "incomplete", "incomplete")
         mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
+        parsed = by_extension(parsed, row.raw_data)
         if isinstance(parsed, ParseError):
             return Answer(
                 Status.ERROR,

@@ -92,6 +92,12 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
 
             return SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
                                sink)
+        if provider == "cmpp":
+            from replies.short_numbers import extension_for
+            from sms_gateway.cmpp import CmppChannel, CmppSettings
+
+            return CmppChannel(CmppSettings(**section | {"signature": settings.sms.signature}),
+                               sink, extension_for=extension_for(clock))
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 

@@ -47,7 +47,7 @@ class BoardOverride(BaseModel):
 class SmsSettings(BaseModel):
     model_config = {"extra": "allow"}  # each adapter validates its own section
 
-    provider: Literal["dev", "smpp", "aliyun", "twilio"] = "dev"
+    provider: Literal["dev", "smpp", "aliyun", "twilio", "cmpp"] = "dev"
     signature: str = "【督办】"  # with aliyun the provider adds its registered sign_name instead
     per_number_per_minute: int = Field(default=6, ge=1)  # segments to one phone
     per_second: int = Field(default=50, ge=1)  # segments overall
