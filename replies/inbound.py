@@ -71,6 +71,7 @@ RECEIPT_STATUS = {
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
+USERID = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")  # WeCom userid
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -525,6 +526,8 @@ def reply_address(channel: str, sender: str) -> str | None:
             return None
     if channel == "telegram" and CHAT_ID.fullmatch(sender.strip()):
         return str(int(sender))
+    if channel == "wecom" and USERID.fullmatch(sender):
+        return sender
     return None
 
 
@@ -534,6 +537,8 @@ async def identify(channel: str, sender: str) -> Person | None:
         return None
     if channel == "sms":
         return await Person.get_or_none(phone=address, active=True)
+    if channel == "wecom":
+        return await Person.get_or_none(wecom_userid=address, active=True)
     return await Person.get_or_none(telegram_chat_id=int(address), active=True)
 
 

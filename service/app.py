@@ -75,9 +75,14 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         buttons_for = row_buttons(settings.telegram.callback_secret)
     else:
         channels["telegram"] = DevChannel("telegram", clock)
+    limits = {"sms": sms_limiter(settings)}
+    if settings.wecom is not None:
+        from wecom.compose import wecom_channel
+
+        channels["wecom"], limits["wecom"] = wecom_channel(settings.wecom, sink, routes)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
-                            buttons_for=buttons_for, limits={"sms": sms_limiter(settings)})
+                            buttons_for=buttons_for, limits=limits)
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     boards: dict[Board, BoardOverride] = Field(default_factory=dict)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    wecom: dict[str, Any] | None = None  # [wecom]: validated by wecom.settings.WeComSettings
     web_token: str | None = None  # bearer token of the web console's API
 
     @classmethod

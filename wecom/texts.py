@@ -1,0 +1,24 @@
+"""WeCom's words, from templates/wecom/texts.j2 (the only place its Chinese lives)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+
+@cache
+def _module() -> Any:
+    env = Environment(loader=PackageLoader("templates", "wecom"), undefined=StrictUndefined,
+                      autoescape=False)
+    return env.get_template("texts.j2").module
+
+
+def card_title(code: str) -> str:
+    return str(_module().card_title(code)).strip()
+
+
+def pressed(action: str, code: str) -> str:
+    """The reply a card button stands for, e.g. "D17 收到"."""
+    return str(_module().pressed(action, code)).strip()
