@@ -1,0 +1,90 @@
+"""Replies from the new channels in the one inbox: WeCom people are found by their UserID
+and answered in WeCom; a CMPP reply to our number + N means short number N (R5, R36)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dispatch.channel import FailureKind, InboundText, Outgoing, SendResult
+from dispatch.dispatcher import Dispatcher
+from models import Feedback, InboundMessage, MessageStatus, OutboundMessage, Person
+from replies.short_numbers import extension_for
+from sms_gateway.dev import DevChannel
+from tests.inbound.conftest import OPERATOR, RENDERER, answer_text, answers, new_matter, state
+
+
+async def link_wecom(phone: str, userid: str) -> Person:
+    person = await Person.get(phone=f"+86{phone}")
+    person.wecom_userid = userid
+    await person.save(update_fields=["wecom_userid"])
+    return person
+
+
+async def reply(inbox, text: str, channel: str, sender: str, raw: dict | None = None,
+                provider_id: str | None = None) -> InboundMessage:
+    await inbox.inbound(InboundText(channel, sender, text, provider_id, raw or {}))
+    return await InboundMessage.filter(channel=channel).order_by("-id").first()
+
+
+async def test_r36_wecom_reply_is_understood_and_answered_in_wecom(org, ctx, inbox):
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    row = await reply(inbox, "D17 收到", "wecom", "liyi", provider_id="wecom:1")
+    assert (row.status, row.outcome) == ("done", "acknowledge D17")
+    [answer] = await answers(row)
+    assert (answer.channel, answer.address) == ("wecom", "liyi")
+    assert "D17" in await answer_text(row)
+    await reply(inbox, "D17 收到", "wecom", "liyi", provider_id="wecom:1")  # WeCom's retry
+    assert await InboundMessage.filter(channel="wecom").count() == 1
+
+
+async def test_unknown_wecom_user_changes_nothing(org, ctx, inbox):
+    await new_matter(ctx, "D17")
+    row = await reply(inbox, "D17 收到", "wecom", "nobody")
+    assert row.status == "refused" and row.person_id is None
+    assert await state("D17") == "assigned"
+
+
+async def test_r5_extension_names_the_matter_only_when_the_text_does_not(org, ctx, inbox):
+    await new_matter(ctx, "D17")
+    await new_matter(ctx, "D18", title="整治背街小巷照明")
+    phone = f"+86{OPERATOR}"
+    row = await reply(inbox, "进展 已清理一半", "sms", phone, {"extension": "2"})
+    assert row.outcome == "progress D18"
+    row = await reply(inbox, "D17 进展 已清理", "sms", phone, {"extension": "2"})
+    assert row.outcome == "progress D17"  # what the text says wins
+    row = await reply(inbox, "进展 已清理", "sms", phone, {"extension": "9"})
+    assert row.outcome == "refused unknown_number 9"
+    assert await Feedback.filter(matter__code="D18").count() == 1
+
+
+async def test_notice_extension_is_the_recipients_short_number(org, ctx):
+    await new_matter(ctx, "D17")
+    await new_matter(ctx, "D18", title="整治背街小巷照明")
+    extension = extension_for(ctx.clock)
+    to_operator = Outgoing(1, "sms", f"+86{OPERATOR}", "…", "assigned", matter_code="D18")
+    assert await extension(to_operator) == "2"
+    assert await extension(Outgoing(2, "sms", "+8613600000009", "…", "assigned", "D18")) == ""
+    assert await extension(Outgoing(3, "sms", f"+86{OPERATOR}", "…", "remind")) == ""
+
+
+class Refusing(DevChannel):
+    """WeCom answering invaliduser: the member left or blocked the app."""
+
+    async def send(self, message: Outgoing) -> SendResult:
+        return SendResult.failed(FailureKind.PERMANENT, f"invaliduser {message.to}")
+
+
+async def test_a_member_wecom_refuses_gets_the_message_by_sms(org, ctx, inbox):
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    row = await reply(inbox, "D17 收到", "wecom", "liyi")
+    dispatcher = Dispatcher({"wecom": Refusing("wecom", ctx.clock),
+                             "sms": DevChannel("sms", ctx.clock)}, RENDERER, ctx.clock, "t",
+                            lease=timedelta(seconds=60))
+    await dispatcher.drain()
+    [answer] = await answers(row)
+    assert answer.status is MessageStatus.FAILED and "invaliduser" in answer.error
+    [copy] = await OutboundMessage.filter(failover_of_id=answer.id)
+    assert (copy.channel, copy.address, copy.status) == ("sms", f"+86{OPERATOR}",
+                                                         MessageStatus.SUBMITTED)
