@@ -88,3 +88,11 @@ async def test_a_member_wecom_refuses_gets_the_message_by_sms(org, ctx, inbox):
     [copy] = await OutboundMessage.filter(failover_of_id=answer.id)
     assert (copy.channel, copy.address, copy.status) == ("sms", f"+86{OPERATOR}",
                                                          MessageStatus.SUBMITTED)
+
+
+async def test_r36_a_report_button_alone_is_answered_with_what_to_add(org, ctx, inbox):
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    row = await reply(inbox, "D17 进展", "wecom", "liyi")  # what the 报进展 card button sends
+    assert row.status == "error" and await state("D17") == "assigned"
+    assert "“进展”后缺少内容，如“D17 进展 已完成排查”" in await answer_text(row)

@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 
 import aiohttp
 
 from models import BoardInitiator, Feedback, InboundMessage, Matter, MatterState, Person, Role, Unit
 from service.app import build_app, build_service
 from service.config import load_settings
+from sms_gateway.cmpp import CmppChannel
 from tests.loopback import serve
 from tests.sms_gateway.ismg import Ismg
 from tests.wecom.fake_api import FakeWeCom, card_event, sealed, text_message, wecom_section
+from wecom.channel import WeComChannel
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
@@ -116,3 +119,17 @@ async def run_story(service, ismg: Ismg, fake: FakeWeCom, http: aiohttp.ClientSe
     channels = await InboundMessage.all().order_by("id").values_list("channel", "outcome")
     assert channels == [("wecom", "acknowledge D1"), ("sms", "progress D1"),
                         ("sms", "completion D1"), ("wecom", "approve D1")]
+
+
+def test_the_readme_example_composes_both_channels():
+    example = Path(__file__).parents[2] / "examples" / "cmpp-wecom.toml"
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    text = example.read_text(encoding="utf-8")
+    cmpp, wecom = text[text.index("[sms]"):text.index("[wecom]")], text[text.index("[wecom]"):]
+    assert cmpp.strip() in readme and wecom.strip() in readme  # the README's worked examples
+    service = build_service(load_settings(example))
+    assert isinstance(service.channels["sms"], CmppChannel)
+    assert isinstance(service.channels["wecom"], WeComChannel)
+    assert service.channels["sms"].concurrency == 16
+    assert any(route.path == "/wecom/callback" for route in service.routes)
+    assert {"sms", "wecom"} <= set(service.dispatcher.limits)

@@ -11,14 +11,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from cmppy.request import ConnectReq, SubmitReq
+from cmppy.request import ConnectReq, SubmitReq, TerminateReq
 
 from dispatch.channel import FailureKind, InboundText, Outgoing, Receipt
 from scheduler.clock import SHANGHAI
 from service.app import sms_channel
 from service.config import ConfigError, load_settings
 from sms_gateway.cmpp import CmppChannel, CmppSettings
-from tests.sms_gateway.ismg import CONNECT, SUBMIT, Ismg
+from tests.sms_gateway.ismg import CONNECT, SUBMIT, TERMINATE, Ismg
 
 SP_CODE = "1069012345"
 NOTICE = "D17 关于城区道路积水整治的督办事项已交办贵单位，请回复“收到”确认。"
@@ -284,7 +284,8 @@ async def test_a_3_0_client_on_a_2_0_gateway_hears_version_too_high(ismg: Ismg) 
 
 
 async def test_cmppy_encodes_the_same_connect_and_submit(pair, monkeypatch) -> None:
-    """cmppy (PyPI) writes CONNECT and SUBMIT itself: its bytes must equal ours."""
+    """cmppy (PyPI) writes CONNECT, SUBMIT and TERMINATE itself: its bytes must equal ours.
+    (It has no encoder for the other messages; the ISMG's own decoder reads those.)"""
     ismg, channel, _ = pair
     # The package re-exports the class under the module's name; patch the module itself.
     module = sys.modules["cmppy.request.ConnectReq"]
@@ -298,6 +299,21 @@ async def test_cmppy_encodes_the_same_connect_and_submit(pair, monkeypatch) -> N
                        valid_time="\0" * 17, at_time="\0" * 17)
     submits = [body for command, body in ismg.raw if command == SUBMIT]
     assert submits[-1] == theirs.message[12:]
+    # The last part of a long message: cmppy takes text, so the UDH goes in as characters.
+    long = "D17 " + "河道" * 40
+    result = await channel.send(outgoing(long))
+    assert len(result.provider_ids) == 2
+    last = ismg.submits[-1]
+    udh = last["Msg_Content"][:6]
+    tail = (udh + long[67:].encode("utf-16-be")).decode("utf-16-be")
+    theirs = SubmitReq("901234", tail, src_id=SP_CODE, dest_terminal_id=["13800138000"],
+                       registered_delivery=1, service_id="DUBAN", fee_usertype=0,
+                       feecode="000000", valid_time="\0" * 17, at_time="\0" * 17,
+                       pk_total=2, pk_number=2, tp_udhi=1)
+    submits = [body for command, body in ismg.raw if command == SUBMIT]
+    assert submits[-1] == theirs.message[12:]
+    await channel.stop()
+    assert ismg.raw[-1] == (TERMINATE, TerminateReq().message[12:])
 
 
 @pytest.mark.parametrize("section, words", [

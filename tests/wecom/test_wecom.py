@@ -220,6 +220,17 @@ async def test_a_card_button_press_is_its_grammar_line(callback, action: str, te
     assert sink.texts[0].provider_message_id.startswith("wecom-event:")
 
 
+async def test_an_image_is_stored_too_and_entering_the_app_is_not(callback) -> None:
+    http, url, sink = callback
+    image = text_message("liyi", "", 77).replace("[text]", "[image]")
+    query, body = sealed(image, "i1")
+    assert await post(http, url, query, body) == 200
+    enter = card_event("liyi", "").replace("template_card_event", "enter_agent")
+    query, body = sealed(enter, "i2")
+    assert await post(http, url, query, body) == 200
+    assert [(t.text, t.provider_message_id) for t in sink.texts] == [("", "wecom:77")]
+
+
 async def test_a_forged_button_key_changes_nothing(callback) -> None:
     http, url, sink = callback
     query, body = sealed(card_event("liyi", signed("a", "D99", "guessed")), "f1")
