@@ -58,6 +58,7 @@ STAT = {"DELIVRD": "delivered", "EXPIRED": "expired"}
 DELIVER_OK, DELIVER_MALFORMED, DELIVER_RETRY = 0, 1, 9
 MSG_FMT_CODEC = {0: "ascii", 8: "utf-16-be", 15: "gbk"}
 MAX_PARTS = 255
+SRC_ID_OCTETS = 21
 
 
 class CmppSettings(BaseModel):
@@ -250,6 +251,8 @@ class CmppChannel:
         s = self._settings
         dest = to_e164(message.to).removeprefix("+86")  # China Mobile wants the 11 digits
         src_id = s.sp_code + (await self._extension_for(message) if self._extension_for else "")
+        if len(src_id) > SRC_ID_OCTETS:  # a number too long to extend: replies need the code
+            src_id = s.sp_code
         parts = [p.encode("utf-16-be") for p in segments(sign(message.text, s.signature),
                                                           Encoding.UCS2)]
         if len(parts) > MAX_PARTS:

@@ -18,6 +18,7 @@ from scheduler.clock import SHANGHAI
 from service.app import sms_channel
 from service.config import ConfigError, load_settings
 from sms_gateway.cmpp import CmppChannel, CmppSettings
+from tests.loopback import closed_port
 from tests.sms_gateway.ismg import CONNECT, SUBMIT, TERMINATE, Ismg
 
 SP_CODE = "1069012345"
@@ -211,6 +212,19 @@ async def test_notice_goes_out_from_the_extension_the_hook_names(ismg: Ismg) -> 
     await channel.stop()
 
 
+async def test_an_access_number_too_long_to_extend_goes_out_unextended(ismg: Ismg) -> None:
+    async def extension(message: Outgoing) -> str:
+        return "12"
+
+    long_code = "1" * 20
+    channel = CmppChannel(settings(ismg.port, extensions=True, sp_code=long_code), Sink(),
+                          extension_for=extension)
+    await channel.start()
+    assert await channel.wait_connected(5)
+    assert (await channel.send(outgoing())).ok and ismg.submits[0]["Src_Id"] == long_code
+    await channel.stop()
+
+
 async def test_window_bounds_outstanding_submits(ismg: Ismg) -> None:
     channel = CmppChannel(settings(ismg.port, window=4), Sink())
     await channel.start()
@@ -330,3 +344,35 @@ def test_settings_errors_are_one_line(section: dict[str, Any], words: str) -> No
     with pytest.raises(ConfigError) as caught:
         sms_channel(cfg, Sink(), None, [], None)
     assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_not_connected_is_retryable() -> None:
+    channel = CmppChannel(settings(closed_port()), Sink())
+    await channel.start()
+    result = await channel.send(outgoing())
+    await channel.stop()
+    assert result.failure is FailureKind.RETRYABLE and "not connected" in result.detail
+
+
+async def test_a_connection_lost_awaiting_submit_resp_is_unknown_then_reconnects(pair) -> None:
+    ismg, channel, _ = pair
+    ismg.answer = lambda _: None
+    send = asyncio.create_task(channel.send(outgoing()))
+    await eventually(lambda: ismg.held)
+    ismg.sessions[-1].writer.close()
+    result = await send
+    assert result.failure is FailureKind.UNKNOWN and "connection lost" in result.detail
+    await eventually(lambda: len(ismg.connects) == 2)
+    assert await channel.wait_connected(5)
+
+
+async def test_an_incomplete_reply_is_handed_over_marked_after_the_timeout(ismg: Ismg) -> None:
+    sink = Sink()
+    channel = CmppChannel(settings(ismg.port, mo_reassembly_timeout=0.2,
+                                   active_test_interval=0.1), sink)
+    await channel.start()
+    assert await channel.wait_connected(5)
+    ismg.deliver(b"\x05\x00\x03\x07\x02\x01" + "D17 进展 已".encode("utf-16-be"), udhi=1)
+    await eventually(lambda: sink.texts)
+    assert sink.texts[0].raw["incomplete"] is True and sink.texts[0].text == "D17 进展 已"
+    await channel.stop()
