@@ -56,9 +56,15 @@ class WeComChannel:
         self._last_failure = ""
 
     async def start(self) -> None:
+        """Open the HTTP session and try a token, so a wrong corp id or secret shows at once;
+        sending works (and fails over) either way."""
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self._settings.request_timeout)
             self._session = aiohttp.ClientSession(timeout=timeout)
+        try:
+            await self._access_token()
+        except (TokenError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("wecom: no access token at start: %s", exc)
 
     async def stop(self) -> None:
         if self._owns_session and self._session is not None:

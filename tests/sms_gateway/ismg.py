@@ -17,32 +17,30 @@ CONNECT, TERMINATE, SUBMIT, DELIVER, ACTIVE_TEST = 0x1, 0x2, 0x4, 0x5, 0x8
 RESP = 0x80000000
 
 
-def fields_of(version: int, message: str) -> list[tuple[str, int | str]]:
-    """(name, size) in wire order; size "n" is Msg_Length-sized, "dest" repeats DestUsr_tl."""
+def submit_fields(version: int) -> list[tuple[str, int | str]]:
+    """CMPP_SUBMIT's (name, size) in wire order; "n" is Msg_Length octets, "dest" is
+    DestUsr_tl numbers. 2.0 has 21-octet numbers, no *_terminal_type, 8 reserved octets."""
     phone = 32 if version == 0x30 else 21
-    if message == "submit":
-        table: list[tuple[str, int | str]] = [
-            ("Msg_Id", 8), ("Pk_total", 1), ("Pk_number", 1), ("Registered_Delivery", 1),
-            ("Msg_level", 1), ("Service_Id", 10), ("Fee_UserType", 1),
-            ("Fee_terminal_Id", phone), ("Fee_terminal_type", 1), ("TP_pId", 1),
-            ("TP_udhi", 1), ("Msg_Fmt", 1), ("Msg_src", 6), ("FeeType", 2), ("FeeCode", 6),
-            ("ValId_Time", 17), ("At_Time", 17), ("Src_Id", 21), ("DestUsr_tl", 1),
-            ("Dest_terminal_Id", "dest"), ("Dest_terminal_type", 1), ("Msg_Length", 1),
-            ("Msg_Content", "n"), ("LinkID", 20),
-        ]
-        if version != 0x30:
-            drop = {"Fee_terminal_type", "Dest_terminal_type"}
-            table = [f for f in table if f[0] not in drop and f[0] != "LinkID"]
-            table.append(("Reserve", 8))
+    table: list[tuple[str, int | str]] = [
+        ("Msg_Id", 8), ("Pk_total", 1), ("Pk_number", 1), ("Registered_Delivery", 1),
+        ("Msg_level", 1), ("Service_Id", 10), ("Fee_UserType", 1),
+        ("Fee_terminal_Id", phone), ("Fee_terminal_type", 1), ("TP_pId", 1),
+        ("TP_udhi", 1), ("Msg_Fmt", 1), ("Msg_src", 6), ("FeeType", 2), ("FeeCode", 6),
+        ("ValId_Time", 17), ("At_Time", 17), ("Src_Id", 21), ("DestUsr_tl", 1),
+        ("Dest_terminal_Id", "dest"), ("Dest_terminal_type", 1), ("Msg_Length", 1),
+        ("Msg_Content", "n"), ("LinkID", 20),
+    ]
+    if version == 0x30:
         return table
-    raise KeyError(message)
+    v2 = [f for f in table if f[0] not in {"Fee_terminal_type", "Dest_terminal_type", "LinkID"}]
+    return [*v2, ("Reserve", 8)]
 
 
 def parse_submit(body: bytes, version: int) -> dict[str, Any]:
     phone = 32 if version == 0x30 else 21
     out: dict[str, Any] = {}
     at = 0
-    for name, size in fields_of(version, "submit"):
+    for name, size in submit_fields(version):
         if size == "dest":
             n = out["DestUsr_tl"] * phone
         elif size == "n":
