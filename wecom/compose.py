@@ -7,15 +7,16 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from dispatch.channel import InboundSink
+from replies.inbound import Inbox
 from service.config import ConfigError
 from sms_gateway.ratelimit import Limit, RateLimiter
 from wecom.callback import callback_routes
 from wecom.channel import WeComChannel
 from wecom.settings import PER_MEMBER_PER_HOUR, PER_MEMBER_PER_MINUTE, WeComSettings
+from wecom.views import WeComInbox
 
 
-def wecom_channel(section: dict[str, Any], sink: InboundSink,
+def wecom_channel(section: dict[str, Any], inbox: Inbox,
                   routes: list[web.RouteDef]) -> tuple[WeComChannel, RateLimiter]:
     try:
         settings = WeComSettings(**section)
@@ -23,7 +24,7 @@ def wecom_channel(section: dict[str, Any], sink: InboundSink,
         first = exc.errors()[0]
         name = ".".join(["wecom", *(str(p) for p in first["loc"])])
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
-    routes += callback_routes(settings, sink)
+    routes += callback_routes(settings, WeComInbox(inbox))
     return WeComChannel(settings), wecom_limiter(settings)
 
 

@@ -10,7 +10,17 @@ from dispatch.dispatcher import Dispatcher
 from models import Feedback, InboundMessage, MessageStatus, OutboundMessage, Person
 from replies.short_numbers import extension_for
 from sms_gateway.dev import DevChannel
-from tests.inbound.conftest import OPERATOR, RENDERER, answer_text, answers, new_matter, state
+from tests.inbound.conftest import (
+    LEADER,
+    OPERATOR,
+    RENDERER,
+    SUPERVISOR,
+    answer_text,
+    answers,
+    new_matter,
+    state,
+)
+from wecom.views import WeComInbox
 
 
 async def link_wecom(phone: str, userid: str) -> Person:
@@ -96,3 +106,32 @@ async def test_r36_a_report_button_alone_is_answered_with_what_to_add(org, ctx, 
     row = await reply(inbox, "D17 进展", "wecom", "liyi")  # what the 报进展 card button sends
     assert row.status == "error" and await state("D17") == "assigned"
     assert "“进展”后缺少内容，如“D17 进展 已完成排查”" in await answer_text(row)
+
+
+async def test_supervisor_views_in_wecom_are_stored_and_answered_as_rows(org, ctx, inbox):
+    await link_wecom(SUPERVISOR, "zhougs")
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    wecom = WeComInbox(inbox)
+    ctx.clock.set(ctx.clock.now() + timedelta(days=2))  # the 1d node is overdue
+    for text, outcome in (("/overdue", "view overdue"), ("/matter D17", "view matter"),
+                          ("/stats 2026", "view stats"), ("/stats 明年", "view stats")):
+        row = await reply(wecom, text, "wecom", "zhougs")
+        assert (row.text, row.status, row.outcome) == (text, "done", outcome)
+        [answer] = await answers(row)
+        assert (answer.channel, answer.address, answer.kind) == ("wecom", "zhougs", "reply")
+        assert answer.text
+    overdue, matter, _, bad = [
+        (await answers(r))[0].text for r in await InboundMessage.all().order_by("id")]
+    assert "D17" in overdue and "清理辖区河道垃圾" in matter and "2026Q3" in bad
+    row = await reply(wecom, "/overdue", "wecom", "liyi")  # not a supervisor: the inbox's answer
+    assert row.status == "error" and "D17" not in (await answers(row))[0].context.get(
+        "detail", "")
+
+
+async def test_decisions_in_wecom_go_through_the_inbox(org, ctx, inbox):
+    await link_wecom(LEADER, "chenzr")
+    await new_matter(ctx, "D17")
+    await reply(inbox, "D17 办结 已清理", "sms", f"+86{OPERATOR}")
+    row = await reply(WeComInbox(inbox), "同意 D17", "wecom", "chenzr")
+    assert row.outcome == "approve D17" and await state("D17") == "closed"

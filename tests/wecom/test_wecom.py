@@ -15,6 +15,7 @@ from wechatpy.enterprise.crypto import PrpCrypto
 
 from bot.callbacks import signed, verify
 from dispatch.channel import FailureKind, InboundText, Outgoing, Receipt
+from replies.inbound import Inbox
 from service.config import ConfigError
 from sms_gateway.ratelimit import RateLimiter
 from tests.loopback import closed_port, serve
@@ -130,9 +131,9 @@ async def test_a_wrong_secret_fails_over_and_an_unreachable_api_retries() -> Non
     await down.stop()
 
 
-def test_published_limits_per_member_and_per_app() -> None:
+def test_published_limits_per_member_and_per_app(ctx) -> None:
     _, limiter = wecom_channel(wecom_section("http://wecom.example", account_members=1),
-                               Sink(), [])
+                               Inbox(ctx), [])
     assert isinstance(limiter, RateLimiter)
     assert all(limiter.take("liyi", 0.0) == 0 for _ in range(30))
     assert limiter.take("liyi", 0.0) == pytest.approx(2.0)  # 31st in a minute waits
@@ -141,9 +142,9 @@ def test_published_limits_per_member_and_per_app() -> None:
     assert limiter.take("other", 1.0) > 60  # 1 member x 200 a day is spent
 
 
-def test_bad_settings_are_one_line() -> None:
+def test_bad_settings_are_one_line(ctx) -> None:
     with pytest.raises(ConfigError, match=r"^invalid setting wecom.encoding_aes_key: .*43"):
-        wecom_channel(wecom_section("http://x", encoding_aes_key="short"), Sink(), [])
+        wecom_channel(wecom_section("http://x", encoding_aes_key="short"), Inbox(ctx), [])
 
 
 # -- the callback URL ---------------------------------------------------------------------
