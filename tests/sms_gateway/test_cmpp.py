@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from cmppy.request import ConnectReq, SubmitReq, TerminateReq
 
-from dispatch.channel import FailureKind, InboundText, Outgoing, Receipt
+from dispatch.channel import FailureKind, Outgoing, Receipt
 from scheduler.clock import SHANGHAI
 from service.app import sms_channel
 from service.config import ConfigError, load_settings
 from sms_gateway.cmpp import CmppChannel, CmppSettings
 from tests.loopback import closed_port
+from tests.recording_sink import RecordingSink
 from tests.sms_gateway.ismg import CONNECT, SUBMIT, TERMINATE, Ismg
 
 SP_CODE = "1069012345"
@@ -27,19 +28,6 @@ LONG = NOTICE + "请按节点要求报送办理情况，逾期将按规定催办
 NOW = datetime(2026, 11, 23, 9, 30, 5, tzinfo=SHANGHAI)
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.texts: list[InboundText] = []
-        self.receipts: list[Receipt] = []
-        self.fail = False
-
-    async def inbound(self, message: InboundText) -> None:
-        if self.fail:
-            raise RuntimeError("database down")
-        self.texts.append(message)
-
-    async def receipt(self, receipt: Receipt) -> None:
-        self.receipts.append(receipt)
 
 
 async def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> None:
@@ -68,8 +56,8 @@ async def ismg() -> AsyncIterator[Ismg]:
 
 
 @pytest.fixture
-async def pair(ismg: Ismg) -> AsyncIterator[tuple[Ismg, CmppChannel, Sink]]:
-    sink = Sink()
+async def pair(ismg: Ismg) -> AsyncIterator[tuple[Ismg, CmppChannel, RecordingSink]]:
+    sink = RecordingSink()
     channel = CmppChannel(settings(ismg.port), sink, now=lambda: NOW)
     await channel.start()
     assert await channel.wait_connected(5)
@@ -90,7 +78,7 @@ async def test_connect_authenticates_with_md5_and_beijing_timestamp(pair) -> Non
 async def test_each_connect_status_gives_a_clear_error(ismg: Ismg, status: int,
                                                        words: str) -> None:
     ismg.connect_status = status
-    channel = CmppChannel(settings(ismg.port), Sink())
+    channel = CmppChannel(settings(ismg.port), RecordingSink())
     await channel.start()
     try:
         await eventually(lambda: channel.health()["last_error"])
@@ -102,7 +90,7 @@ async def test_each_connect_status_gives_a_clear_error(ismg: Ismg, status: int,
 
 
 async def test_wrong_secret_is_refused_by_the_gateway(ismg: Ismg) -> None:
-    channel = CmppChannel(settings(ismg.port, shared_secret="wrong"), Sink())
+    channel = CmppChannel(settings(ismg.port, shared_secret="wrong"), RecordingSink())
     await channel.start()
     try:
         await eventually(lambda: channel.health()["last_error"])
@@ -113,7 +101,7 @@ async def test_wrong_secret_is_refused_by_the_gateway(ismg: Ismg) -> None:
 
 async def test_a_gateway_that_does_not_know_our_secret_is_not_trusted(ismg: Ismg) -> None:
     ismg.secret = "other"  # it accepts anything but cannot sign its answer with our secret
-    channel = CmppChannel(settings(ismg.port, shared_secret="other"), Sink())
+    channel = CmppChannel(settings(ismg.port, shared_secret="other"), RecordingSink())
     await channel.start()
     assert await channel.wait_connected(5)  # same secret: AuthenticatorISMG matches
     await channel.stop()
@@ -204,7 +192,7 @@ async def test_notice_goes_out_from_the_extension_the_hook_names(ismg: Ismg) -> 
     async def extension(message: Outgoing) -> str:
         return "3" if message.matter_code == "D17" else ""
 
-    channel = CmppChannel(settings(ismg.port, extensions=True), Sink(), extension_for=extension)
+    channel = CmppChannel(settings(ismg.port, extensions=True), RecordingSink(), extension_for=extension)
     await channel.start()
     assert await channel.wait_connected(5)
     assert (await channel.send(outgoing())).ok
@@ -217,7 +205,7 @@ async def test_an_access_number_too_long_to_extend_goes_out_unextended(ismg: Ism
         return "12"
 
     long_code = "1" * 20
-    channel = CmppChannel(settings(ismg.port, extensions=True, sp_code=long_code), Sink(),
+    channel = CmppChannel(settings(ismg.port, extensions=True, sp_code=long_code), RecordingSink(),
                           extension_for=extension)
     await channel.start()
     assert await channel.wait_connected(5)
@@ -226,7 +214,7 @@ async def test_an_access_number_too_long_to_extend_goes_out_unextended(ismg: Ism
 
 
 async def test_window_bounds_outstanding_submits(ismg: Ismg) -> None:
-    channel = CmppChannel(settings(ismg.port, window=4), Sink())
+    channel = CmppChannel(settings(ismg.port, window=4), RecordingSink())
     await channel.start()
     assert await channel.wait_connected(5) and channel.concurrency == 4
     ismg.answer = lambda _: None  # hold every SUBMIT_RESP
@@ -253,7 +241,7 @@ async def test_flow_control_is_throttling_and_other_results_are_permanent(pair) 
 
 
 async def test_active_test_both_ways(ismg: Ismg) -> None:
-    channel = CmppChannel(settings(ismg.port, active_test_interval=0.1), Sink())
+    channel = CmppChannel(settings(ismg.port, active_test_interval=0.1), RecordingSink())
     await channel.start()
     assert await channel.wait_connected(5)
     await eventually(lambda: ismg.active_tests >= 2)  # ours, answered by the gateway
@@ -274,7 +262,7 @@ async def test_terminate_on_stop_and_reconnect_after_theirs(pair) -> None:
 
 async def test_cmpp_2_gateway(ismg: Ismg) -> None:
     ismg.version = 0x20
-    sink = Sink()
+    sink = RecordingSink()
     channel = CmppChannel(settings(ismg.port, version=0x20), sink)
     await channel.start()
     assert await channel.wait_connected(5)
@@ -290,7 +278,7 @@ async def test_cmpp_2_gateway(ismg: Ismg) -> None:
 
 async def test_a_3_0_client_on_a_2_0_gateway_hears_version_too_high(ismg: Ismg) -> None:
     ismg.version = 0x20
-    channel = CmppChannel(settings(ismg.port), Sink())
+    channel = CmppChannel(settings(ismg.port), RecordingSink())
     await channel.start()
     await eventually(lambda: channel.health()["last_error"])
     assert "version too high" in channel.health()["last_error"]
@@ -342,12 +330,12 @@ def test_settings_errors_are_one_line(section: dict[str, Any], words: str) -> No
             "sp_code": SP_CODE}
     cfg = load_settings(sms={"provider": "cmpp", "signature": "", "cmpp": base | section})
     with pytest.raises(ConfigError) as caught:
-        sms_channel(cfg, Sink(), None, [], None)
+        sms_channel(cfg, RecordingSink(), None, [], None)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
 
 async def test_not_connected_is_retryable() -> None:
-    channel = CmppChannel(settings(closed_port()), Sink())
+    channel = CmppChannel(settings(closed_port()), RecordingSink())
     await channel.start()
     result = await channel.send(outgoing())
     await channel.stop()
@@ -367,7 +355,7 @@ async def test_a_connection_lost_awaiting_submit_resp_is_unknown_then_reconnects
 
 
 async def test_an_incomplete_reply_is_handed_over_marked_after_the_timeout(ismg: Ismg) -> None:
-    sink = Sink()
+    sink = RecordingSink()
     channel = CmppChannel(settings(ismg.port, mo_reassembly_timeout=0.2,
                                    active_test_interval=0.1), sink)
     await channel.start()

@@ -14,11 +14,12 @@ from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from bot.callbacks import signed, verify
-from dispatch.channel import FailureKind, InboundText, Outgoing, Receipt
+from dispatch.channel import FailureKind, Outgoing
 from replies.inbound import Inbox
 from service.config import ConfigError
 from sms_gateway.ratelimit import RateLimiter
 from tests.loopback import closed_port, serve
+from tests.recording_sink import RecordingSink
 from tests.wecom.fake_api import (
     AES_KEY,
     BUTTON_SECRET,
@@ -35,19 +36,6 @@ from wecom.channel import WeComChannel
 from wecom.compose import wecom_channel
 from wecom.crypto import Crypto, CryptoError
 from wecom.settings import WeComSettings
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.texts: list[InboundText] = []
-        self.fail = False
-
-    async def inbound(self, message: InboundText) -> None:
-        if self.fail:
-            raise RuntimeError("database down")
-        self.texts.append(message)
-
-    async def receipt(self, receipt: Receipt) -> None: ...
 
 
 def notice(kind: str = "assigned", to: str = "liyi", code: str | None = "D17") -> Outgoing:
@@ -151,8 +139,8 @@ def test_bad_settings_are_one_line(ctx) -> None:
 
 
 @pytest.fixture
-async def callback() -> AsyncIterator[tuple[aiohttp.ClientSession, str, Sink]]:
-    sink = Sink()
+async def callback() -> AsyncIterator[tuple[aiohttp.ClientSession, str, RecordingSink]]:
+    sink = RecordingSink()
     settings = WeComSettings(**wecom_section("http://unused"))
     app = web.Application()
     app.add_routes(callback_routes(settings, sink))
