@@ -28,8 +28,6 @@ LONG = NOTICE + "请按节点要求报送办理情况，逾期将按规定催办
 NOW = datetime(2026, 11, 23, 9, 30, 5, tzinfo=SHANGHAI)
 
 
-
-
 async def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
