@@ -121,9 +121,9 @@ def inbound(message: dict[str, str], button_secret: str) -> InboundText | None:
         press = verify(message.get("EventKey"), button_secret)
         if press is None:
             log.warning("wecom: unverifiable card button key from %s", sender)
-            raw["forged_key"] = True
-        text = pressed(press.action, press.code) if press else ""
-        return InboundText("wecom", sender, text, digest, raw)
+            return InboundText("wecom", sender, "", digest, raw | {"forged_key": True})
+        raw["press"] = {"action": press.action, "code": press.code}
+        return InboundText("wecom", sender, pressed(press.action, press.code), digest, raw)
     if kind in CONTENT_TYPES:  # stored and answered: we only read text
         return InboundText("wecom", sender, "", f"wecom:{message.get('MsgId', '')}", raw)
     return None  # entering the app, subscribing ...: nobody said anything

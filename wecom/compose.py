@@ -12,8 +12,8 @@ from service.config import ConfigError
 from sms_gateway.ratelimit import Limit, RateLimiter
 from wecom.callback import callback_routes
 from wecom.channel import WeComChannel
+from wecom.inbox import WeComInbox
 from wecom.settings import PER_MEMBER_PER_HOUR, PER_MEMBER_PER_MINUTE, WeComSettings
-from wecom.views import WeComInbox
 
 
 def wecom_channel(section: dict[str, Any], inbox: Inbox,

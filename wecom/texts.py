@@ -22,3 +22,8 @@ def card_title(code: str) -> str:
 def pressed(action: str, code: str) -> str:
     """The reply a card button stands for, e.g. "D17 收到"."""
     return str(_module().pressed(action, code)).strip()
+
+
+def prompt(action: str, code: str, minutes: int) -> str:
+    """What a 报进展 / 申请延期 / 申请办结 press asks the person to send next."""
+    return str(_module().prompt(action, code, minutes)).strip()

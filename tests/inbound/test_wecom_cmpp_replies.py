@@ -20,7 +20,7 @@ from tests.inbound.conftest import (
     new_matter,
     state,
 )
-from wecom.views import WeComInbox
+from wecom.inbox import WeComInbox
 
 
 async def link_wecom(phone: str, userid: str) -> Person:
@@ -100,10 +100,10 @@ async def test_a_member_wecom_refuses_gets_the_message_by_sms(org, ctx, inbox):
                                                          MessageStatus.SUBMITTED)
 
 
-async def test_r36_a_report_button_alone_is_answered_with_what_to_add(org, ctx, inbox):
+async def test_r36_a_report_without_content_is_answered_with_what_to_add(org, ctx, inbox):
     await link_wecom(OPERATOR, "liyi")
     await new_matter(ctx, "D17")
-    row = await reply(inbox, "D17 进展", "wecom", "liyi")  # what the 报进展 card button sends
+    row = await reply(inbox, "D17 进展", "wecom", "liyi")  # typed without its content
     assert row.status == "error" and await state("D17") == "assigned"
     assert "“进展”后缺少内容，如“D17 进展 已完成排查”" in await answer_text(row)
 
@@ -135,3 +135,45 @@ async def test_decisions_in_wecom_go_through_the_inbox(org, ctx, inbox):
     await reply(inbox, "D17 办结 已清理", "sms", f"+86{OPERATOR}")
     row = await reply(WeComInbox(inbox), "同意 D17", "wecom", "chenzr")
     assert row.outcome == "approve D17" and await state("D17") == "closed"
+
+
+def press(action: str, code: str = "D17", n: int = 1) -> InboundText:
+    """A verified card button press, as the callback hands it over."""
+    text = {"a": "收到", "p": "进展", "e": "延期", "c": "办结"}[action]
+    return InboundText("wecom", "liyi", f"{code} {text}", f"wecom-event:{action}{n}",
+                       {"MsgType": "event", "press": {"action": action, "code": code}})
+
+
+def typed(text: str, n: int) -> InboundText:
+    return InboundText("wecom", "liyi", text, f"wecom:{n}", {"MsgType": "text"})
+
+
+async def test_r7_report_button_asks_for_the_content_and_the_next_text_completes_it(
+        org, ctx, inbox):
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    wecom = WeComInbox(inbox)
+    await wecom.inbound(press("p"))
+    pressed = await InboundMessage.get(provider_message_id="wecom-event:p1")
+    assert (pressed.status, pressed.outcome) == ("done", "dialog p D17")
+    [prompt] = await answers(pressed)
+    assert prompt.channel == "wecom" and "D17 的进展情况" in prompt.text
+    await wecom.inbound(typed("已完成排查，整改方案已报", 2))
+    row = await InboundMessage.get(provider_message_id="wecom:2")
+    assert row.text == "D17 进展 已完成排查，整改方案已报" and row.outcome == "progress D17"
+    assert row.raw_data["dialog"] == "p"  # on its own, "已完成…" would apply for completion
+    assert await Feedback.filter(matter__code="D17", text__contains="整改方案").exists()
+
+
+async def test_a_whole_command_or_a_late_text_is_read_as_it_stands(org, ctx, inbox):
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    wecom = WeComInbox(inbox)
+    await wecom.inbound(press("c"))
+    await wecom.inbound(typed("D17 收到", 3))  # a command of its own: the dialog is dropped
+    assert (await InboundMessage.get(provider_message_id="wecom:3")).outcome == "acknowledge D17"
+    await wecom.inbound(press("p", n=2))
+    ctx.clock.set(ctx.clock.now() + timedelta(minutes=11))
+    await wecom.inbound(typed("排查中", 4))
+    late = await InboundMessage.get(provider_message_id="wecom:4")
+    assert late.text == "排查中" and late.status == "error"
