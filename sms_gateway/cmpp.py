@@ -32,6 +32,7 @@ from dispatch.channel import FailureKind, InboundSink, InboundText, Outgoing, Re
 from scheduler.clock import SHANGHAI
 from sms_gateway import cmpp_pdu as wire
 from sms_gateway.cmpp_pdu import Command, ConnectResp, Deliver, Pdu, PduError, Result, Submit
+from sms_gateway.long_link import end_reason, keep_connected
 from sms_gateway.smpp_pdu import concat_udh, split_udh
 from sms_gateway.text import Encoding, segments, sign, to_e164
 
@@ -200,7 +201,12 @@ class CmppChannel:
 
     async def start(self) -> None:
         if self._supervisor is None:
-            self._supervisor = asyncio.create_task(self._supervise(), name="cmpp-supervisor")
+            s = self._settings
+            supervise = keep_connected(
+                self._connect, self._serve, timeout=s.connect_timeout, errors=_CONNECT_ERRORS,
+                on_error=self._note_error, low=s.reconnect_backoff_min,
+                high=s.reconnect_backoff_max)
+            self._supervisor = asyncio.create_task(supervise, name="cmpp-supervisor")
 
     async def wait_connected(self, timeout: float) -> bool:
         with contextlib.suppress(TimeoutError):
@@ -306,24 +312,6 @@ class CmppChannel:
 
     # -- the connection --------------------------------------------------------------
 
-    async def _supervise(self) -> None:
-        failures = 0
-        while True:
-            try:
-                link = await asyncio.wait_for(self._connect(), self._settings.connect_timeout)
-            except _CONNECT_ERRORS as exc:
-                self._note_error(f"connect failed: {exc}")
-                failures += 1
-            else:
-                failures = 0
-                await self._serve(link)
-            await asyncio.sleep(self._backoff(failures))
-
-    def _backoff(self, failures: int) -> float:
-        s = self._settings
-        delay = min(s.reconnect_backoff_max, s.reconnect_backoff_min * 2 ** min(failures, 30))
-        return delay * random.uniform(0.5, 1.0)  # jitter: no fleet reconnecting in lockstep
-
     async def _connect(self) -> _Link:
         s = self._settings
         reader, writer = await asyncio.open_connection(s.host, s.port)
@@ -365,7 +353,7 @@ class CmppChannel:
                  asyncio.create_task(self._inbox_loop(link, inbox))]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            reason = _end_reason(done.pop())
+            reason = end_reason(done.pop(), "the ISMG")
             if self._supervisor is not None:  # not stopping: say why the link ended
                 self._note_error(f"connection ended: {reason}")
         finally:
@@ -520,13 +508,3 @@ def handset(src_terminal_id: str) -> str:
     """The ISMG writes the sender as 13800138000 or 8613800138000; make the latter E.164."""
     number = src_terminal_id.strip()
     return "+" + number if len(number) == 13 and number.startswith("86") else number
-
-
-def _end_reason(task: asyncio.Task[Any]) -> str:
-    if task.cancelled():
-        return "cancelled"
-    exc = task.exception()
-    if isinstance(exc, asyncio.IncompleteReadError):
-        return "connection closed by the ISMG"
-    return repr(exc) if exc is not None else str(task.result())
-
