@@ -46,11 +46,12 @@ from replies.parser import Intent, IntentKind, ParseError, parse_reply
 from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
-from workflow import recipients, service
+from workflow import service
 from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.permissions import Action, may
 from workflow.service import NODE_ROWS_AHEAD
 from workflow.states import OPEN
 
@@ -547,7 +548,7 @@ async def supervised_open_matters(person: Person) -> list[Matter]:
     matters = await Matter.filter(initiator_id=person.unit_id, state__in=list(OPEN)).order_by(
         "assigned_at", "id"
     )
-    return [m for m in matters if recipients.is_supervisor_of(person, m)]
+    return [m for m in matters if await may(person, Action.REVIEW, m)]
 
 
 async def example(person: Person, mine: list[Numbered]) -> str:

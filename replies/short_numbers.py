@@ -24,7 +24,7 @@ from models import Matter, Person, ShortNumber
 from replies.parser import Intent, Parsed
 from scheduler.clock import Clock
 from sms_gateway.text import to_e164
-from workflow import recipients
+from workflow.permissions import Action, may
 from workflow.states import FINISHED, OPEN
 
 QUARANTINE = timedelta(hours=72)
@@ -45,7 +45,7 @@ async def responsible_open_matters(person: Person) -> list[Matter]:
         .distinct()
         .order_by("assigned_at", "id")
     )
-    return [m for m in candidates if await recipients.is_responsible(person, m)]
+    return [m for m in candidates if await may(person, Action.ANSWER, m)]
 
 
 async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:

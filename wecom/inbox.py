@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.roles import supervised_boards
 from dispatch.channel import InboundText, Receipt
 from models import InboundMessage, Person
 from replies.inbound import Inbox, Status, identify, store
 from replies.parser import Intent, parse_reply
 from wecom.texts import pressed, prompt
 from wecom.views import VIEW, answer, view
+from workflow.permissions import supervised_boards
 
 DIALOG_ACTIONS = frozenset({"p", "e", "c"})  # 收到 needs no content
 DIALOG_MINUTES = 10

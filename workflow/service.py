@@ -36,6 +36,7 @@ from workflow.chase import catch_up, local_text, message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.permissions import Action, is_approver, may
 from workflow.records import Actor, add_score, audit, move
 from workflow.states import FINISHED, Event
 
@@ -259,8 +260,9 @@ async def record_consent(ctx: Context, matter: Matter, person: Person, channel: 
 async def check_reporter(matter: Matter, person: Person) -> None:
     if matter.state in FINISHED:
         raise Refused("matter_closed", code=matter.code)
-    if not await recipients.is_responsible(person, matter):
-        raise Refused("not_your_matter", code=matter.code)
+    verdict = await may(person, Action.ANSWER, matter)
+    if not verdict:
+        raise Refused(verdict.reason, code=matter.code)
 
 
 async def pending_application(matter: Matter, kind: ApplicationKind | None = None
@@ -288,14 +290,14 @@ async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Pe
 
 async def approve(ctx: Context, matter: Matter, person: Person, channel: str) -> str:
     """Approve the pending application. Returns what happened: extension, reviewed, closed."""
-    check_supervisor(matter, person)
+    await check_decider(matter, person, Action.REVIEW)
     application = await pending_application(matter)
     if application is None:
         raise Refused("nothing_to_approve", code=matter.code)
     if application.kind is ApplicationKind.EXTENSION:
         await approve_extension(ctx, matter, application, person, channel)
         return "extension"
-    if not recipients.is_approving_leader(person, matter):
+    if not await is_approver(person, matter):
         await review_completion(ctx, matter, person, channel)
         return "reviewed"
     await close(ctx, matter, application, person, channel)
@@ -339,7 +341,7 @@ async def close(ctx: Context, matter: Matter, application: Application, person: 
 async def return_matter(ctx: Context, matter: Matter, person: Person, channel: str,
                         reason: str) -> str:
     """R16: return the pending application, else the latest report, with a reason."""
-    check_supervisor(matter, person)
+    await check_decider(matter, person, Action.RETURN)
     now = ctx.clock.now()
     application = await pending_application(matter)
     feedback = None if application else await Feedback.filter(
@@ -365,7 +367,7 @@ async def return_matter(ctx: Context, matter: Matter, person: Person, channel: s
 
 async def grade(ctx: Context, matter: Matter, person: Person, channel: str, value: str) -> None:
     """R29: grade the completion application; 不合格 returns the matter to the unit."""
-    check_supervisor(matter, person)
+    await check_decider(matter, person, Action.GRADE)
     if value not in GRADES:
         raise Refused("bad_grade", grade=value)
     application = await pending_application(matter, ApplicationKind.COMPLETION)
@@ -383,11 +385,12 @@ async def grade(ctx: Context, matter: Matter, person: Person, channel: str, valu
         await return_matter(ctx, matter, person, channel, "评定为不合格")
 
 
-def check_supervisor(matter: Matter, person: Person) -> None:
+async def check_decider(matter: Matter, person: Person, action: Action) -> None:
     if matter.state in FINISHED:
         raise Refused("matter_closed", code=matter.code)
-    if not recipients.is_supervisor_of(person, matter):
-        raise Refused("not_supervisor", code=matter.code)
+    verdict = await may(person, action, matter)
+    if not verdict:
+        raise Refused(verdict.reason, code=matter.code)
 
 
 async def decide(application: Application, status: ApplicationStatus, person: Person,
