@@ -14,7 +14,7 @@ from models import MessageStatus, OutboundMessage, Person
 
 log = logging.getLogger("duban.dispatch")
 
-OTHER_CHANNEL = {"sms": "telegram", "telegram": "sms"}
+OTHER_CHANNEL = {"sms": "telegram", "telegram": "sms", "wecom": "sms"}
 GAVE_UP = (MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.UNKNOWN)
 
 
@@ -31,7 +31,8 @@ async def fail_over(row: OutboundMessage, now: datetime) -> OutboundMessage | No
         return None  # the same message went out on the other channel already (R3)
     person = await Person.get(id=row.person_id)
     address = {"sms": person.phone,
-               "telegram": str(person.telegram_chat_id) if person.telegram_chat_id else None}
+               "telegram": str(person.telegram_chat_id) if person.telegram_chat_id else None,
+               "wecom": person.wecom_userid}
     if not address.get(other):
         return None
     copy = await create_row(matter_id=row.matter_id, person_id=row.person_id,

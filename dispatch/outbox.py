@@ -54,6 +54,8 @@ def person_channels(person: Person) -> list[tuple[str, str]]:
         found.append(("sms", person.phone))
     if person.telegram_chat_id is not None:
         found.append(("telegram", str(person.telegram_chat_id)))
+    if person.wecom_userid:
+        found.append(("wecom", person.wecom_userid))
     return found
 
 

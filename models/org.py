@@ -47,6 +47,7 @@ class Person(Model):
     role = fields.CharEnumField(Role, max_length=16)
     phone = fields.CharField(max_length=20, null=True, unique=True)  # E.164
     telegram_chat_id = fields.BigIntField(null=True, unique=True)
+    wecom_userid = fields.CharField(max_length=64, null=True, unique=True)  # 企业微信 UserID
     active = fields.BooleanField(default=True)
     channel_preference = fields.CharEnumField(ChannelPreference, max_length=16,
                                               default=ChannelPreference.BOTH)

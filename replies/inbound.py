@@ -43,7 +43,7 @@ from models import (
     storable_provider_id,
 )
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
-from replies.short_numbers import Numbered, matter_by_number, numbered_matters
+from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
 from workflow import service
@@ -69,6 +69,7 @@ CONFIRM_WINDOW = timedelta(minutes=30)
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
+USERID = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")  # WeCom userid
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -160,6 +161,7 @@ class Inbox:
             return Answer(Status.ERROR, "incomplete", "incomplete")
         mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
+        parsed = by_extension(parsed, row.raw_data)
         if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
             parsed = await pending_question(row, person, self.ctx)
             if parsed is None:
@@ -534,6 +536,8 @@ def reply_address(channel: str, sender: str) -> str | None:
             return None
     if channel == "telegram" and CHAT_ID.fullmatch(sender.strip()):
         return str(int(sender))
+    if channel == "wecom" and USERID.fullmatch(sender):
+        return sender
     return None
 
 
@@ -543,6 +547,8 @@ async def identify(channel: str, sender: str) -> Person | None:
         return None
     if channel == "sms":
         return await Person.get_or_none(phone=address, active=True)
+    if channel == "wecom":
+        return await Person.get_or_none(wecom_userid=address, active=True)
     return await Person.get_or_none(telegram_chat_id=int(address), active=True)
 
 

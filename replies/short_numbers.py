@@ -10,14 +10,20 @@ Numbers are assigned lazily, whenever the reply path answers or lists for a pers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from dispatch.channel import Outgoing
 from dispatch.outbox import is_postgres
 from models import Matter, Person, ShortNumber
+from replies.parser import Intent, Parsed
+from scheduler.clock import Clock
+from sms_gateway.text import to_e164
 from workflow.permissions import Action, may
 from workflow.states import FINISHED, OPEN
 
@@ -104,3 +110,30 @@ def lowest_free(taken: set[int]) -> int:
     while number in taken:
         number += 1
     return number
+
+
+def extension_for(clock: Clock) -> Callable[[Outgoing], Awaitable[str]]:
+    """CMPP per-extension replies: a notice about a matter goes out from our number plus
+    the recipient's short number for it, so a reply to that number means that matter."""
+
+    async def extension(message: Outgoing) -> str:
+        if not message.matter_code:
+            return ""
+        person = await Person.get_or_none(phone=to_e164(message.to), active=True)
+        if person is None:
+            return ""
+        numbered = await numbered_matters(person, clock.now())
+        return next((str(n.number) for n in numbered if n.matter.code == message.matter_code),
+                    "")
+
+    return extension
+
+
+def by_extension(intent: Parsed, raw: dict[str, Any]) -> Parsed:
+    """A reply sent to our number + N that names no matter means short number N."""
+    extension = str(raw.get("extension") or "")
+    if not isinstance(intent, Intent) or not extension.isdigit():
+        return intent
+    if intent.matter_code or intent.short_number is not None:
+        return intent  # what the text says wins over where it was sent
+    return replace(intent, short_number=int(extension))

@@ -92,9 +92,14 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         buttons_for = row_buttons(settings.telegram.callback_secret)
     elif settings.development:
         channels["telegram"] = DevChannel("telegram", clock)
+    limits = limiters(settings)
+    if settings.wecom is not None:
+        from wecom.compose import wecom_channel
+
+        channels["wecom"], limits["wecom"] = wecom_channel(settings.wecom, sink, routes)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
-                            buttons_for=buttons_for, limits=limiters(settings))
+                            buttons_for=buttons_for, limits=limits)
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
@@ -113,6 +118,12 @@ def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
             # window x binds: the channel states its own concurrency
             return SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
                                sink)
+        if provider == "cmpp":
+            from replies.short_numbers import extension_for
+            from sms_gateway.cmpp import CmppChannel, CmppSettings
+
+            return CmppChannel(CmppSettings(**section | {"signature": settings.sms.signature}),
+                               sink, extension_for=extension_for(ctx.clock))
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 

@@ -65,7 +65,7 @@ class SmsSettings(BaseModel):
     model_config = {"extra": "allow"}  # each adapter validates its own section
 
     # Unset: the development channel in development mode, no SMS channel otherwise.
-    provider: Literal["none", "dev", "smpp", "aliyun", "twilio"] | None = None
+    provider: Literal["none", "dev", "smpp", "aliyun", "twilio", "cmpp"] | None = None
     signature: str = DEFAULT_SMS_SIGNATURE  # with aliyun the provider adds its registered sign_name instead
     per_number_per_minute: int = Field(default=6, ge=1)  # segments to one phone
     per_second: int = Field(default=50, ge=1)  # segments overall
@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    wecom: dict[str, Any] | None = None  # [wecom]: validated by wecom.settings.WeComSettings
     web_token: str | None = None  # bearer token of the web console's API
     # DUBAN_DEVELOPMENT=1 (`./dev serve`): the development channels and /dev/sms. Never on
     # in production: /dev/sms shows every message and replies as any phone.

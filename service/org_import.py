@@ -36,6 +36,7 @@ COLUMNS = {  # field -> accepted headers, compared case-insensitively; the Chine
     "role": ("role", "角色"),
     "phone": ("phone", "手机号"),
     "telegram": ("telegram", "telegram_id", "telegram id"),
+    "wecom": ("wecom", "wecom_userid", "企业微信"),
     "boards": ("boards", "立项版块"),
     "channel": ("channel", "channel_preference", "接收方式"),  # issue 9 part 4
 }
@@ -57,6 +58,7 @@ TEXT_LIMITS = {"unit_key": 64, "unit_name": 128, "name": 64}  # the columns (mod
 TELEGRAM_IDS = range(-(2**63), 2**63)  # a BIGINT column
 SINGLE_POSTS = (Role.HEAD, Role.OPERATOR_A, Role.OPERATOR_B)  # one holder per unit
 OPERATORS = (Role.OPERATOR_A, Role.OPERATOR_B)
+WECOM_USERID = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")
 LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")  # staff type Chinese punctuation too
 
 
@@ -81,6 +83,7 @@ class Row:
     telegram: int | None
     boards: tuple[Board, ...]
     channel: ChannelPreference | None = None  # None: keep what is on record
+    wecom: str | None = None  # the WeCom (企业微信 / 政务微信) UserID
 
 
 class Rejected(NamedTuple):
@@ -237,10 +240,11 @@ def parse_row(number: int, cells: dict[str, str]) -> Row:
     telegram = collect(problems, parse_telegram, cells.get("telegram", ""))
     boards = collect(problems, parse_boards, cells.get("boards", ""))
     channel = collect(problems, parse_channel, cells.get("channel", ""))
+    wecom = collect(problems, parse_wecom, cells.get("wecom", ""))
     if problems:
         raise RowProblem("；".join(problems))
     return Row(number, cells["unit_key"], cells["unit_name"], cells["name"], role, phone,
-               telegram, boards, channel)
+               telegram, boards, channel, wecom)
 
 
 def text_problem(column: str, text: str, limit: int) -> str | None:
@@ -298,6 +302,12 @@ def parse_channel(text: str) -> ChannelPreference | None:
         raise RowProblem(str(exc)) from None
 
 
+def parse_wecom(text: str) -> str | None:
+    if text and not WECOM_USERID.fullmatch(text):
+        raise RowProblem(f"企业微信账号“{text}”无效（1-64位字母、数字或_-@.）")
+    return text or None
+
+
 def parse_boards(text: str) -> tuple[Board, ...]:
     names = [name for name in LIST_SEPARATORS.split(text) if name]
     unknown = [name for name in names if name.lower() not in BOARDS]
@@ -314,6 +324,7 @@ class FileIndex:
     def __init__(self) -> None:
         self.phones: dict[str, Row] = {}
         self.telegrams: dict[int, Row] = {}
+        self.wecoms: dict[str, Row] = {}
         self.units: dict[str, Row] = {}
         self.posts: dict[tuple[str, Role], Row] = {}
         self.boards: dict[Board, Row] = {}
@@ -324,6 +335,8 @@ class FileIndex:
             problems.append(f"手机号 {row.phone} 与第 {other.number} 行重复")
         if other := self.telegrams.get(row.telegram):
             problems.append(f"Telegram ID {row.telegram} 与第 {other.number} 行重复")
+        if other := self.wecoms.get(row.wecom):
+            problems.append(f"企业微信账号 {row.wecom} 与第 {other.number} 行重复")
         if (other := self.units.get(row.unit_key)) and other.unit_name != row.unit_name:
             problems.append(f"单位编码 {row.unit_key} 在第 {other.number} 行的单位名称是"
                             f"“{other.unit_name}”，此处是“{row.unit_name}”")
@@ -341,6 +354,8 @@ class FileIndex:
         self.phones[row.phone] = row
         if row.telegram is not None:
             self.telegrams[row.telegram] = row
+        if row.wecom is not None:
+            self.wecoms[row.wecom] = row
         self.units.setdefault(row.unit_key, row)
         if row.role in SINGLE_POSTS:
             self.posts[(row.unit_key, row.role)] = row
@@ -379,20 +394,29 @@ async def match_people(rows: list[Row], report: ImportReport
                 claimed.add(person.id)
             matches[row.number] = person
     await check_telegrams(rows, matches, report)
+    await check_linked(rows, matches, report, "wecom_userid", lambda r: r.wecom, "企业微信账号")
     return [r for r in rows if r.number in matches], matches
 
 
 async def check_telegrams(rows: list[Row], matches: dict[int, Person | None],
                           report: ImportReport) -> None:
     """A Telegram ID linked to someone else is rejected (it is unique per person)."""
-    ids = [r.telegram for r in rows if r.number in matches and r.telegram is not None]
-    owners = {p.telegram_chat_id: p for p in await Person.filter(telegram_chat_id__in=ids)}
+    await check_linked(rows, matches, report, "telegram_chat_id", lambda r: r.telegram,
+                       "Telegram ID")
+
+
+async def check_linked(rows: list[Row], matches: dict[int, Person | None],
+                       report: ImportReport, column: str, value_of: Callable[[Row], Any],
+                       label: str) -> None:
+    """A messenger account (a unique column of Person) linked to someone else is rejected."""
+    ids = [value_of(r) for r in rows if r.number in matches and value_of(r) is not None]
+    owners = {getattr(p, column): p for p in await Person.filter(**{f"{column}__in": ids})}
     for row in rows:
-        if row.number not in matches or row.telegram is None:
+        if row.number not in matches or value_of(row) is None:
             continue
-        owner, person = owners.get(row.telegram), matches[row.number]
+        owner, person = owners.get(value_of(row)), matches[row.number]
         if owner is not None and (person is None or owner.id != person.id):
-            report.reject(row.number, f"Telegram ID {row.telegram} 已登记给{owner.name}")
+            report.reject(row.number, f"{label} {value_of(row)} 已登记给{owner.name}")
             del matches[row.number]
 
 
@@ -450,6 +474,8 @@ async def save_person(row: Row, unit: Unit, person: Person | None, tally: Tally)
         values["telegram_chat_id"] = row.telegram
     if row.channel is not None:
         values["channel_preference"] = row.channel
+    if row.wecom is not None:
+        values["wecom_userid"] = row.wecom
     if person is None:
         tally.created += 1
         await Person.create(**values)

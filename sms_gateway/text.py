@@ -74,9 +74,11 @@ def encoding(text: str) -> Encoding:
     return Encoding.UCS2
 
 
-def segments(text: str) -> list[str]:
-    """Split text into the parts that go out as separate SMS, never inside a character."""
-    enc = encoding(text)
+def segments(text: str, enc: Encoding | None = None) -> list[str]:
+    """Split text into the parts that go out as separate SMS, never inside a character.
+
+    `enc` forces an alphabet (CMPP sends everything as UCS-2); by default the text picks it."""
+    enc = enc or encoding(text)
     single, per_part = _LIMITS[enc]
     if _units(text, enc) <= single:
         return [text]
