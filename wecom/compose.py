@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from dispatch.ratelimit import Limit, RateLimiter
 from replies.inbound import Inbox
 from service.config import ConfigError
-from dispatch.ratelimit import Limit, RateLimiter
 from wecom.callback import callback_routes
 from wecom.channel import WeComChannel
 from wecom.inbox import WeComInbox

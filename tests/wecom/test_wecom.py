@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from sms_gateway.ratelimit import RateLimiter
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
@@ -17,7 +18,6 @@ from bot.callbacks import signed, verify
 from dispatch.channel import FailureKind, Outgoing
 from replies.inbound import Inbox
 from service.config import ConfigError
-from sms_gateway.ratelimit import RateLimiter
 from tests.loopback import closed_port, serve
 from tests.recording_sink import RecordingSink
 from tests.wecom.fake_api import (
