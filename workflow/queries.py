@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -49,9 +49,11 @@ class Period:
 
     @classmethod
     def between(cls, label: str, first: date, after: date, tz: ZoneInfo) -> Period:
+        """Local midnights as UTC instants: SQLite compares stored times as text, so a bound
+        with another offset (+08:00) would be compared 8 hours off."""
         midnight = time(0)
-        return cls(label, datetime.combine(first, midnight, tz),
-                   datetime.combine(after, midnight, tz))
+        return cls(label, datetime.combine(first, midnight, tz).astimezone(UTC),
+                   datetime.combine(after, midnight, tz).astimezone(UTC))
 
     def holds(self, instant: datetime | None) -> bool:
         return instant is not None and self.start <= instant < self.end

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal as D
 
 from models import ScoreEvent, Unit
 from scheduler.clock import SHANGHAI
 from tests.core.test_workflow import org, register  # noqa: F401  (fixture and helper)
+from workflow.queries import Period, points_by_unit
 from workflow.scores import rank, year_ranking
 
 
@@ -43,3 +44,18 @@ async def test_r33_year_ranking_reads_the_score_events(db, org, ctx):  # noqa: F
                             at=datetime(2025, 12, 31, 12, tzinfo=SHANGHAI))  # last year
     rows = await year_ranking(date(2026, 1, 1).year)
     assert [(r.unit, r.total) for r in rows] == [(lead.name, D("-0.5"))]
+
+
+async def test_r34_a_period_is_bounded_by_shanghai_midnights_on_every_database(
+        db, org, ctx):  # noqa: F811
+    """R34 statistics by period: 2026 starts at 00:00 on 1 January in Shanghai. Bounds with
+    a +08:00 offset were compared as text by SQLite against stored UTC times, 8 hours off:
+    an event of 03:00 on 1 January fell out of 2026 (a defect found by the console's tests)."""
+    matter = await register(ctx)
+    lead = await Unit.get(id=matter.lead_id)
+    for hour, delta in ((3, "-0.1"), (-1, "-0.5")):  # 1 January 03:00; 31 December 23:00
+        instant = datetime(2026, 1, 1, tzinfo=SHANGHAI) + timedelta(hours=hour)
+        await ScoreEvent.create(unit=lead, matter=matter, delta=D(delta), reason="urged",
+                                at=instant)
+    period = Period.parse("2026", date(2026, 6, 1), SHANGHAI)
+    assert await points_by_unit([matter.board], period) == {lead.name: D("-0.1")}
