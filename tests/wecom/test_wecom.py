@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
-from sms_gateway.ratelimit import RateLimiter
+from dispatch.ratelimit import RateLimiter
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
