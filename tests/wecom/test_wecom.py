@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
-from dispatch.ratelimit import RateLimiter
 from wechatpy.crypto import _get_signature
 from wechatpy.enterprise.crypto import PrpCrypto
 
 from bot.callbacks import signed, verify
 from dispatch.channel import FailureKind, Outgoing
+from dispatch.ratelimit import RateLimiter
 from replies.inbound import Inbox
 from service.config import ConfigError
 from tests.loopback import closed_port, serve
