@@ -16,6 +16,7 @@ several instances may share the dialogs.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from contextlib import suppress
 from datetime import timedelta
@@ -75,7 +76,7 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         clock=clock,
         tz=ZoneInfo(settings.timezone),
         callback_secret=tg.callback_secret,
-        register=register or service_register(default_context(settings, clock)),
+        register=register or service_register(settings.context(clock)),
     )
     dispatcher.include_routers(linking.router(), linked(), linking.fallback())
     dispatcher.errors.register(report_failure)
@@ -98,11 +99,6 @@ def service_register(context: Context) -> Register:
         return await register_matter(context, draft, Actor(person, "telegram"))
 
     return register
-
-
-def default_context(settings: Settings, clock: Clock) -> Context:
-    return Context(clock=clock, policy=settings.policy(), tz=ZoneInfo(settings.timezone),
-                   sms_signature=settings.sms.signature)
 
 
 def make_storage(tg: TelegramSettings) -> BaseStorage:
@@ -167,6 +163,16 @@ class SecretCheckedHandler(SimpleRequestHandler):
 
     async def close(self) -> None:
         """The bot's session belongs to the composition root, not to the web app."""
+
+    async def _handle_request(self, bot: Bot, request: web.Request) -> web.Response:
+        """A body that is not a Telegram Update gets 400 before any handler sees it."""
+        try:
+            update = Update.model_validate(json.loads(await request.read()),
+                                           context={"bot": bot})
+        except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or not an Update
+            raise web.HTTPBadRequest(text="the body is not a Telegram Update") from exc
+        result = await self.dispatcher.feed_webhook_update(bot, update, **self.data)
+        return web.Response(body=self._build_response_writer(bot=bot, result=result))
 
 
 def setup_webhook(app: web.Application, dispatcher: Dispatcher, bot: Bot,

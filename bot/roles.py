@@ -1,5 +1,5 @@
-"""Who may use the supervisor commands: a supervisor, leader, head or office director of a
-unit that initiates boards (立项主体, R1).
+"""Who may use the supervisor commands: whoever supervises a board (立项主体, R1) by the one
+permission function, `workflow.permissions`.
 
 The service checks every decision again against the matter itself; this gate keeps
 everyone else from reaching it, scopes the read-only queries to the person's boards, and
@@ -16,23 +16,12 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.texts import say
-from models import BoardInitiator, Person, Role
+from models import Person
+from workflow.permissions import supervised_boards
 
 log = logging.getLogger(__name__)
 
-SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.LEADER, Role.HEAD, Role.DIRECTOR})
-
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-async def supervised_boards(person: Person) -> list[str]:
-    """The boards whose matters this person may command and read; empty for everyone else."""
-    if person.role not in SUPERVISOR_ROLES:
-        return []
-    boards = await BoardInitiator.filter(initiator_id=person.unit_id).values_list(
-        "board", flat=True
-    )
-    return sorted(boards)
 
 
 class SupervisorOnly(BaseMiddleware):

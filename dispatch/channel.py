@@ -38,6 +38,9 @@ class Outgoing:
     kind: str  # assigned, remind, urge, ... (rules R3-R37)
     matter_code: str | None = None
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons; ignored by SMS
+    # Provider ids of the parts an earlier attempt got accepted (a SendResult's provider_ids
+    # on a retryable failure): a long SMS resumes with only its missing parts.
+    sent_parts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dispatch.outbox import SubmittedWriter, claim_due, record, start_sending
 from dispatch.ratelimit import RateLimiter
 from dispatch.render import Renderer
 from dispatch.shared_limits import SharedRateLimiter
-from models import MessageStatus, OutboundMessage
+from models import MessageStatus, OutboundMessage, ProviderId
 from scheduler.clock import Clock
 
 log = logging.getLogger("duban.dispatch")
@@ -167,7 +167,8 @@ class Dispatcher:
     async def send(self, channel: Channel, row: OutboundMessage, text: str) -> SendResult:
         buttons = self.buttons_for(row) if self.buttons_for and row.channel == "telegram" else ()
         message = Outgoing(message_id=row.id, channel=row.channel, to=row.address, text=text,
-                           kind=row.kind, matter_code=row.context.get("code"), buttons=buttons)
+                           kind=row.kind, matter_code=row.context.get("code"), buttons=buttons,
+                           sent_parts=tuple(row.provider_ids))
         try:
             return await channel.send(message)
         except Exception as exc:  # a channel bug must not stop the dispatcher
@@ -177,6 +178,9 @@ class Dispatcher:
     async def outcome(self, row: OutboundMessage, result: SendResult) -> None:
         now = self.clock.now()
         status = MessageStatus.SUBMITTED
+        # Parts of a long SMS accepted before a failure keep their ids: their receipts match,
+        # and the next attempt (Outgoing.sent_parts) sends only the missing parts.
+        ids = {"provider_ids": list(result.provider_ids)}
         if result.ok:
             await self.submitted.add(row, result.provider_ids, now)
         elif result.throttled:
@@ -185,17 +189,21 @@ class Dispatcher:
             status = MessageStatus.PENDING
             pause = timedelta(seconds=result.retry_after or THROTTLE_PAUSE)
             await record(row, status, now, result.detail, attempts=row.attempts - 1,
-                         due_at=now + pause)
+                         due_at=now + pause, **ids)
         elif result.failure is FailureKind.RETRYABLE and row.attempts < MAX_ATTEMPTS:
             status = MessageStatus.PENDING
             await record(row, status, now, result.detail,
-                         due_at=now + self.backoff(row.attempts, result.retry_after))
+                         due_at=now + self.backoff(row.attempts, result.retry_after), **ids)
         elif result.failure is FailureKind.UNKNOWN:
             status = MessageStatus.UNKNOWN
-            await record(row, status, now, result.detail, error=result.detail)
+            await record(row, status, now, result.detail, error=result.detail, **ids)
         else:
             status = MessageStatus.FAILED
             await self.failed(row, result.detail)
+        if not result.ok and status is not MessageStatus.FAILED:
+            for provider_id in result.provider_ids:
+                await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
+                                               defaults={"message_id": row.id})
         metrics.MESSAGES.labels(row.channel, status.value).inc()
 
     @staticmethod

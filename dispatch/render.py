@@ -6,6 +6,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, TemplateNotFound
 
+HTML_FOLDERS = ("web/", "console/")
+
+
+def is_html(name: str | None) -> bool:
+    """Web pages escape every value (a stored reply is text, never markup); SMS and bot texts
+    are plain text and must not show &lt; for <."""
+    return bool(name) and name.startswith(HTML_FOLDERS)
+
 
 class Renderer:
     """Renders a message kind for a channel; board-specific templates win when present."""
@@ -13,7 +21,7 @@ class Renderer:
     def __init__(self, sms_signature: str = "") -> None:
         # Templates are part of the release: loaded once, never checked for changes per message.
         self.env = Environment(loader=PackageLoader("templates", ""), undefined=StrictUndefined,
-                               autoescape=False, keep_trailing_newline=False, auto_reload=False)
+                               autoescape=is_html, keep_trailing_newline=False, auto_reload=False)
         self.chosen: dict[tuple[Any, str], Template] = {}  # (board, kind) -> its template
         self.sms_signature = sms_signature
 

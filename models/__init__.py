@@ -1,5 +1,6 @@
 """The database model (tortoise-orm). Every instant is stored in UTC."""
 
+from models.bot import DialogState
 from models.matter import (
     Application,
     ApplicationKind,
@@ -23,12 +24,13 @@ from models.messages import (
     OutboundMessage,
     ProviderId,
     ShortNumber,
+    storable_provider_id,
 )
 from models.org import BoardInitiator, Person, Role, Unit
 
 __all__ = [
     "Application", "ApplicationKind", "ApplicationStatus", "AuditEntry", "BoardInitiator",
-    "ClockAction", "ConsentAttempt", "DevDelivery", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
+    "ClockAction", "ConsentAttempt", "DevDelivery", "DialogState", "Feedback", "InboundMessage", "LinkCode", "Matter", "MatterState",
     "MessageEvent", "MessageStatus", "Node", "OutboundMessage", "Person", "ProviderId", "Role",
-    "ScoreEvent", "ShortNumber", "Unit", "YearEndList",
+    "ScoreEvent", "ShortNumber", "Unit", "YearEndList", "storable_provider_id",
 ]

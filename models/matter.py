@@ -129,6 +129,9 @@ class Application(Model):
     filed_at = fields.DatetimeField()
     status = fields.CharEnumField(ApplicationStatus, max_length=16, default=ApplicationStatus.PENDING)
     grade = fields.CharField(max_length=8, null=True)  # 优秀 良好 合格 不合格 (R29)
+    # R30 two-step chain: the supervising office's review before the leader's decision.
+    reviewed_at = fields.DatetimeField(null=True)
+    reviewed_by = fields.ForeignKeyField("models.Person", related_name="reviews", null=True)
     decided_at = fields.DatetimeField(null=True)
     decided_by = fields.ForeignKeyField("models.Person", related_name="decisions", null=True)
     reason = fields.TextField(null=True)

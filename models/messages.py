@@ -1,9 +1,23 @@
 """Messages in and out, and the audit log. The database is the queue."""
 
+import hashlib
 from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
+
+# Provider ids are stored whole up to this length (SMPP allows 65 octets, HTTP providers use
+# ~40). Not TEXT: the ids are unique-indexed, and a PostgreSQL btree entry must stay under
+# ~2.7 kB, which 512 characters of even 4-byte UTF-8 do.
+PROVIDER_ID_LENGTH = 512
+
+
+def storable_provider_id(value: str) -> str:
+    """The id as stored: whole, or, beyond PROVIDER_ID_LENGTH (no real provider's), its
+    SHA-256, so two long ids that differ only at the end stay two ids."""
+    if len(value) <= PROVIDER_ID_LENGTH:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class MessageStatus(StrEnum):
@@ -66,7 +80,7 @@ class InboundMessage(Model):
     channel = fields.CharField(max_length=16)
     sender = fields.CharField(max_length=64)
     text = fields.TextField()
-    provider_message_id = fields.CharField(max_length=128, null=True)
+    provider_message_id = fields.CharField(max_length=PROVIDER_ID_LENGTH, null=True)
     raw_data = fields.JSONField(default=dict)
     received_at = fields.DatetimeField()
     status = fields.CharField(max_length=16, default="received")  # received|done|refused|error
@@ -130,7 +144,7 @@ class ProviderId(Model):
     id = fields.IntField(primary_key=True)
     message = fields.ForeignKeyField("models.OutboundMessage", related_name="provider_refs")
     channel = fields.CharField(max_length=16)
-    provider_id = fields.CharField(max_length=128)
+    provider_id = fields.CharField(max_length=PROVIDER_ID_LENGTH)
 
     class Meta:
         table = "provider_id"

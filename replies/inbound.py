@@ -38,16 +38,18 @@ from models import (
     Matter,
     MatterState,
     Person,
+    storable_provider_id,
 )
-from replies.parser import Intent, IntentKind, ParseError, parse_reply
+from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
-from workflow import recipients, service
+from workflow import service
 from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.permissions import Action, may
 from workflow.service import NODE_ROWS_AHEAD
 from workflow.states import OPEN
 
@@ -59,6 +61,9 @@ log = logging.getLogger("duban.replies")
 NOISE_CAP = 5
 NOISE_WINDOW = timedelta(hours=24)
 LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
+# A question asked back ("您是想回复“D2 收到”吗？") may be confirmed with "是" only as the
+# person's very next message on that channel, and only this soon after it.
+CONFIRM_WINDOW = timedelta(minutes=30)
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
@@ -153,6 +158,14 @@ class Inbox:
             return Answer(Status.ERROR, "incomplete", "incomplete")
         mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
+        if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
+            parsed = await pending_question(row, person, self.ctx)
+            if parsed is None:
+                return Answer(Status.REFUSED, "nothing_to_confirm", "refused nothing_to_confirm")
+            parsed = parsed.proposal  # the person confirmed what we asked about
+        if isinstance(parsed, Question):
+            return Answer(Status.ERROR, "did_you_mean", f"question {parsed.code}",
+                          context={"detail": parsed.detail})  # fmt: skip
         if isinstance(parsed, ParseError):
             return Answer(
                 Status.ERROR,
@@ -196,6 +209,8 @@ class Inbox:
                 f"refused {refused.code} {found.code}",
                 context={"refusal": refused.code, "params": params},
             )
+            if not await may(person, Action.VIEW, found):
+                return code_only(found, answer)
         else:
             answer = Answer(Status.DONE, reason, f"{intent.kind.value} {found.code}", context=extra)
         return await self.about(found, mine, answer)
@@ -359,21 +374,33 @@ class Inbox:
         return Answer(Status.REFUSED, "not_registered", label)
 
 
+def code_only(matter: Matter, answer: Answer) -> Answer:
+    """Issue 8 item 6: a refusal to someone of another unit names the matter by its code
+    only — nothing of its title, units or state."""
+    answer.matter = matter
+    hidden = {"title": "", "number": None, "initiator": "", "lead": "", "state": "", "due": None}
+    answer.context = {"code": matter.code, **hidden} | answer.context
+    return answer
+
+
 # --- matter commands: each one workflow call -------------------------------------------------
 
 
 async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
+    """A receipt, and the progress report it carries ("收到。进展：…"), if any (R15)."""
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
-    return "acknowledged", {}
+    if intent.report:
+        await service.file_feedback(ctx, matter, person, channel, intent.report, ack_only=False)
+    return "acknowledged", {"report": intent.report}
 
 
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
-    return "progress_recorded", {}
+    return "progress_recorded", {"text": intent.text, "not_completion": bool(intent.reading)}
 
 
 async def extension(
@@ -440,7 +467,8 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
 async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
     """The raw row, in its own commit. For a resend: None once the first was handled, or
     the stored row when its processing never finished (the resend completes it)."""
-    provider_id = message.provider_message_id[:128] if message.provider_message_id else None
+    provider_id = message.provider_message_id
+    provider_id = storable_provider_id(provider_id) if provider_id else None
     try:
         return await InboundMessage.create(
             channel=message.channel[:16],
@@ -520,7 +548,27 @@ async def supervised_open_matters(person: Person) -> list[Matter]:
     matters = await Matter.filter(initiator_id=person.unit_id, state__in=list(OPEN)).order_by(
         "assigned_at", "id"
     )
-    return [m for m in matters if recipients.is_supervisor_of(person, m)]
+    return [m for m in matters if await may(person, Action.REVIEW, m)]
+
+
+async def pending_question(row: InboundMessage, person: Person, ctx: Context) -> Question | None:
+    """The question a "是" confirms: the person's previous message on this channel, if it
+    was answered with a question (not capped) within CONFIRM_WINDOW. It is parsed again
+    as of its own arrival, so what was proposed is exactly what is applied."""
+    previous = (
+        await InboundMessage.filter(channel=row.channel, person=person, id__lt=row.id)
+        .order_by("-id")
+        .first()
+    )
+    if (
+        previous is None
+        or not previous.outcome.startswith("question ")
+        or "unanswered" in previous.outcome
+        or previous.received_at < ctx.clock.now() - CONFIRM_WINDOW
+    ):
+        return None
+    asked = parse_reply(previous.text, now=previous.received_at, tz=ctx.tz)
+    return asked if isinstance(asked, Question) else None
 
 
 async def example(person: Person, mine: list[Numbered]) -> str:

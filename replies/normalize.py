@@ -29,6 +29,40 @@ _UNIFY = str.maketrans(
     }
 )
 
+# Traditional characters (HK/TW phones, some IMEs) read as their simplified forms, one
+# character for one, so "進度"/"辦結"/"延長" are the grammar's "进度"/"办结"/"延长". The
+# table covers the grammar's words and the common characters of reports (not a full
+# converter: a rare traditional character simply stays as written).
+_TRADITIONAL = (
+    "約紮進辦結長說閱報匯彙饋請評級優認過無沒暫還時難兩個週禮號後內務單項對為經處負責"
+    "導關發現場題應當這麼嗎謝際況們將問實戶區設備貨資證準駁歷農曆陰舊節會議確見決開門"
+    "東車錢電話聯繫係計劃預爭達態變組織員專業術論據與從來讓學習條規則隊紀層總數幫詢滿"
+    "復審積極樣標檢測驗質環線網絡統維護費價購運輸傳遞訊溝協調陳張劉楊黃趙吳孫馬鄭韓馮"
+    "鄧蘇葉盧顧龔鍾譚陸賈韋鄒閆餘並狀歸檔簽頁圖樓築裝繕橋燈補齊啟動濟義團體參記錄縣鄉"
+    "鎮莊園廠產職權萬億塊幾雖語讀寫聽聞視頻緊該識別種類續繼斷離閉間壞壓獲盡儘構機殘氣"
+    "熱獨畢異眾礙稅穩筆範簡糾紛細終綜編緩縮績繳罰聲舉藥衛裡製複覺觀訂訪許詳誠諮貧貼賠"
+    "賬趕跡較載輕連違遠遲選遺邊鄰醫釋鐵閒隨險雙雜靜響頂順須領頭願顯風飛養點齡盤臺檯鬆"
+    "愛親漢灣溫濕療碼夠談訴鋪堅訓誤錯幣撥擬擴攤擺樹歲漲災煙獎疊礎禍競罷羅聖膚艱蘭衝覽"
+    "試詞誰諾講譯貝財貫貸賀賴贈軍轉輛辭遊遙適遷醬釘鋼鍵鎖鏈閃閘陽階隱雲頓額飯飲館騎鬧"
+    "魚鹽麥黨齒龍勞勵勢廳懷戰擔擠樂歡殺減湧濫灑爛牽監磚穫窩紋納紙絕綱緻縫繩腳臉艙薦虛"
+    "誌課諸趨踐軌輔針銷鋁陣陝靂韻頒頸顆飼駐驅髒鬥鳴"
+)
+_SIMPLIFIED = (
+    "约扎进办结长说阅报汇汇馈请评级优认过无没暂还时难两个周礼号后内务单项对为经处负责"
+    "导关发现场题应当这么吗谢际况们将问实户区设备货资证准驳历农历阴旧节会议确见决开门"
+    "东车钱电话联系系计划预争达态变组织员专业术论据与从来让学习条规则队纪层总数帮询满"
+    "复审积极样标检测验质环线网络统维护费价购运输传递讯沟协调陈张刘杨黄赵吴孙马郑韩冯"
+    "邓苏叶卢顾龚钟谭陆贾韦邹闫余并状归档签页图楼筑装缮桥灯补齐启动济义团体参记录县乡"
+    "镇庄园厂产职权万亿块几虽语读写听闻视频紧该识别种类续继断离闭间坏压获尽尽构机残气"
+    "热独毕异众碍税稳笔范简纠纷细终综编缓缩绩缴罚声举药卫里制复觉观订访许详诚咨贫贴赔"
+    "账赶迹较载轻连违远迟选遗边邻医释铁闲随险双杂静响顶顺须领头愿显风飞养点龄盘台台松"
+    "爱亲汉湾温湿疗码够谈诉铺坚训误错币拨拟扩摊摆树岁涨灾烟奖叠础祸竞罢罗圣肤艰兰冲览"
+    "试词谁诺讲译贝财贯贷贺赖赠军转辆辞游遥适迁酱钉钢键锁链闪闸阳阶隐云顿额饭饮馆骑闹"
+    "鱼盐麦党齿龙劳励势厅怀战担挤乐欢杀减涌滥洒烂牵监砖获窝纹纳纸绝纲致缝绳脚脸舱荐虚"
+    "志课诸趋践轨辅针销铝阵陕雳韵颁颈颗饲驻驱脏斗鸣"
+)
+_FOLD_TRADITIONAL = str.maketrans(_TRADITIONAL, _SIMPLIFIED)
+
 _WHITESPACE = re.compile(r"\s+")
 
 # Characters that may stay at the edges although they are punctuation or symbols:
@@ -75,14 +109,14 @@ def normalize(text: str) -> str:
     """Return the canonical form of a reply that the grammar is written against.
 
     NFKC (full-width → half-width), invisible characters dropped, quotes, brackets and
-    dashes unified, whitespace collapsed to single spaces, then signatures and edge
+    dashes unified, traditional characters folded to simplified, whitespace collapsed to single spaces, then signatures and edge
     punctuation/emoji stripped until nothing more changes. Letter case is kept (codes
     and English words are matched case-insensitively; bodies keep what was written).
     A message made only of question marks (and other strippable characters) becomes
     "?" so the help request survives.
     """
     s = _drop_invisible(text)
-    s = unicodedata.normalize("NFKC", s).translate(_UNIFY)
+    s = unicodedata.normalize("NFKC", s).translate(_UNIFY).translate(_FOLD_TRADITIONAL)
     s = _WHITESPACE.sub(" ", s)
     tidied = _tidy(s)
     if not tidied and "?" in s:

@@ -25,16 +25,19 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from zoneinfo import ZoneInfo
 
+from replies.dates import cn_int as _cn_int
 from replies.dates import find_date
 from replies.normalize import normalize
 
 __all__ = [
     "ERROR_CODES",
     "MAX_CHARS",
+    "QUESTION_CODES",
     "Intent",
     "IntentKind",
     "ParseError",
     "Parsed",
+    "Question",
     "parse_reply",
 ]
 
@@ -56,6 +59,7 @@ class IntentKind(StrEnum):
     APPROVE = "approve"
     RETURN = "return"
     GRADE = "grade"
+    CONFIRM = "confirm"  # "是": apply the interpretation the last answer asked about
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,18 @@ class Intent:
     new_deadline: date | None = None  # extension only
     grade: str | None = None  # "优秀" | "良好" | "合格" | "不合格"
     agreed: bool | None = None  # consent only: did the service object agree (R28)
+    report: str = ""  # acknowledge only: a progress report sent with the receipt (R15)
+    reading: str = ""  # "not_completion": completion words read as a progress report
+
+
+@dataclass(frozen=True)
+class Question:
+    """A reply that probably means ``proposal`` but is asked back, never applied: the
+    person confirms with "是" (IntentKind.CONFIRM) or sends the reply again."""
+
+    code: str  # a key of QUESTION_CODES
+    proposal: Intent
+    detail: str  # the reply as it would read corrected, for the answer: "D2 收到"
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,11 @@ class ParseError:
     detail: str = ""  # the offending fragment, for the answer template
 
 
-Parsed = Intent | ParseError
+Parsed = Intent | Question | ParseError
+
+QUESTION_CODES: dict[str, str] = {
+    "did_you_mean": "A common input-method slip (手到 for 收到); detail is the corrected reply.",
+}
 
 ERROR_CODES: dict[str, str] = {
     "empty": "The reply is empty or only whitespace, punctuation, emoji or a signature.",
@@ -88,10 +108,13 @@ ERROR_CODES: dict[str, str] = {
     "bad_grade": "The grade is not 优秀/良好/合格/不合格 (excellent/good/pass/fail).",
     "code_with_bulk": "全部收到 (acknowledge all) was sent with a matter code or short number.",
     "multiple_codes": "A supervisor command names more than one matter; detail is the second.",
+    "ambiguous_date": "The date names no single day (下月, 12月中旬, 31号 in November, a day just past); detail is the date.",
+    "lunar_date": "The date is a lunar one (腊月二十, 正月十五), asked back as a Gregorian day; detail is the date.",
+    "completion_unclear": "Completion words with a negation, a part or a question (办结 … 未完成, 能办结吗); detail is the phrase.",
 }
 
 
-def parse_reply(text: str, *, now: datetime, tz: ZoneInfo = _SHANGHAI) -> Intent | ParseError:
+def parse_reply(text: str, *, now: datetime, tz: ZoneInfo = _SHANGHAI) -> Parsed:
     """Parse one reply received at ``now``; relative dates are read in ``tz``.
 
     Raises ValueError only for a naive ``now`` (a caller bug, not a bad reply).
@@ -112,10 +135,34 @@ def parse_reply(text: str, *, now: datetime, tz: ZoneInfo = _SHANGHAI) -> Intent
 _SEP_CHARS = " :;,.、。!?~|/\\-—_\"'"
 _SEP = f"[{re.escape(_SEP_CHARS)}]"
 
-_CODE = r"[\[(]?(?P<code>[A-Za-z]{1,3}[0-9]{1,6})(?![0-9])[\])]?"
+# A code may be typed split by a space or a dash ("D 2", "D-2"); "ok 2" stays no code.
+_CODE = r"[\[(]?(?!(?i:ok)[ -])(?P<code>[A-Za-z]{1,3}(?:[ -](?=[0-9]))?[0-9]{1,6})(?![0-9])[\])]?"
 _CODE_ADDRESS = re.compile(rf"{_CODE}{_SEP}*")
 _CODE_TOKEN = re.compile(_CODE)
-_NUMBER_ADDRESS = re.compile(rf"[\[(]?(?P<number>[0-9]{{1,3}})(?![0-9])[\])]? ?号?{_SEP}*")
+_CN_SMALL = r"(?:[二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])"
+# Short numbers: "2", "2号", "(2)", "第2项", "第二项", "2号事项", "二号". A bare "2项" is
+# no address ("3项已完成" counts items), nor a Chinese numeral without 号 or 第.
+_NUMBER_ADDRESS = re.compile(
+    rf"(?:第 ?(?P<nth>[0-9]{{1,3}}|{_CN_SMALL}) ?(?:号|项|件)?"
+    rf"|[\[(]?(?P<number>[0-9]{{1,3}})(?![0-9])[\])]? ?号?"
+    rf"|(?P<cn>{_CN_SMALL})号)"
+    rf"(?: ?(?:事项|任务))?{_SEP}*"
+)
+
+# What people put before the command: interjections ("哦哦 收到"), a weak ack ("好嘞收到")
+# and a greeting or the addressee ("王主任好，D2收到", "您好！").
+_TITLES = (
+    "主任|科长|局长|处长|领导|老师|同志|书记|部长|经理|股长|站长|所长|主席|组长|队长|秘书"
+    "|县长|区长|镇长|市长"
+)
+# A greeting ends with 好 or a separator: "王局长同意D17" reports someone else's decision
+# and is no greeting before "同意D17".
+_LEAD_ITEM = re.compile(
+    rf"(?:[哦噢喔嗯额呃啊哈唉哎诶喂恩]+|好的|好滴|好嘞|好哒|好|ok(?:ay)?){_SEP}*"
+    rf"|(?:[\u4e00-\u9fff]{{1,4}}(?:{_TITLES})|各位领导|领导|各位|大家|您|你)们?"
+    rf"(?:[您你]?好{_SEP}*|{_SEP}+)",
+    re.IGNORECASE,
+)
 
 # Words that only acknowledge or thank; a body made of these carries no information.
 _ACK_WORDS = r"已?收到|收悉|知悉|已阅|好的|好|ok(?:ay)?|明白|知道|了解"
@@ -124,6 +171,75 @@ _THANKS = r"谢谢|多谢|感谢|谢了|辛苦|thanks|thankyou|thx"
 _FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGNORECASE)
 # What may follow a weak ack word: "好的收到", "好的谢谢", "好啊" — but not "好久不见".
 _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
+
+# --- replies that are not a completion although they name it (R8, R27) ---------------------
+# A completion application stops all chasing (R8), so completion words are taken only
+# when nothing around them says the work is not done: a negation (没能完成, 暂时无法办结,
+# 不能按期完成), a potential complement (办不完), a part (完成了大半, 完成进度七成, 基本完成),
+# a heading (完成情况如下), what remains (剩余两处), a plan (预计月底完成) or a question.
+_DONE = r"(?:完成|办结|完结|办完|做完|干完|弄完|搞完|完工|竣工|销号|结案|办好|整改到位|解决)"
+_NEG = (
+    r"(?:没有|没能|未能|尚未|暂未|还未|仍未|还没有|还没|没|未|无法|难以|不能够?|不可能|不会"
+    r"|来不及|不太可能|不一定能?|不|别|勿|甭)"
+)
+_GAP = r"[还尚暂时仍然依旧目前至今按期如能够可以得全部完彻底都均已经再一直及]{0,6}"
+_PART = (
+    r"(?:大半|一半|多半|过半|半数|(?:大|小|一)?部分|基本|初步|大体|[0-9]+(?:\.[0-9]+)? ?%"
+    r"|百分之[0-9一二三四五六七八九十百]+|[一二三四五六七八九两几][0-9]?成)"
+)
+# "完成率100%" and "已完成100%" say it is all done.
+_ALL_DONE = r"(?:了|的)?(?:率|比例|进度)?(?:达到?|为)? ?(?:100 ?%|百分之百)"
+# "完成情况如下：…" opens a report; after an explicit 办结 ("办结 完成情况：…") it is the
+# summary's heading, while "办结情况：…" still asks.
+_HEADING = rf"{_DONE}情况"
+_NOT_DONE_FORMS = (
+    rf"{_NEG}{_GAP}{_DONE}",
+    r"[办做干搞弄改修建忙整完结]不(?:完|了|成|好|结)|完成不了|办结不了",
+    rf"{_DONE}(?!{_ALL_DONE})(?:了|的)?(?:约|近|将近|接近|超过?|过|达到?)?"
+    rf"(?:{_PART}|[0-9]|进度|率|比例|量|度|数)",
+    rf"{_PART}(?:已经|均已|已)?{_DONE}",
+    r"剩余|剩下|还剩|尚余|余下|尚有|仍有|待完成|待办结|还有[^ ,.;!?]{0,8}(?:未|没|待)",
+    rf"(?:预计|计划|争取|力争|将于|将在|拟于?|准备|打算|有望|确保|尽快|抓紧|正在)[^,.;!?:]{{0,12}}{_DONE}",
+)
+_NOT_DONE = re.compile("|".join(_NOT_DONE_FORMS))
+_NOT_DONE_OR_HEADING = re.compile("|".join((*_NOT_DONE_FORMS, _HEADING)))
+_ASKING = re.compile(
+    rf"{_DONE}[^,.;!?]{{0,4}}(?:吗|么|与否|没有?(?![^ ,.;!?]))"
+    rf"|(?:能否|是否|可否|能不能|可不可以|怎么|如何|怎样|何时|什么时候)[^,.;!?]{{0,6}}{_DONE}"
+)
+# A reply without a command word that starts by saying the work is not done is a
+# progress report ("D17 还没办结，预计下周"), or an extension request when it asks for one.
+# What may come before: a few words of time, subject or manner ("这周办不完", "我们已经
+# 完成了80%"), never any text, so that "您有2件未办结事项" (our own answer echoed by an
+# auto-responder) stays no report. "未办结的事项" is a description, not a report either.
+_NOT_DONE_NOW = "(?:" + "|".join((*_NOT_DONE_FORMS[:4], _HEADING)) + r")(?!的|事项|任务)"
+_NOT_DONE_LEAD = (
+    r"(?:这周|本周|这个月|本月|今年|年底前|月底前|[0-9]{1,2}[号日]前|目前|现在|当前|暂时|今天"
+    r"|按期|按时|如期|我们|我单位|我局|已经|整改|工作|任务|事项|该项|此项|这项|本项|还|仍)"
+)
+_NOT_DONE_START = re.compile(rf"{_NOT_DONE_LEAD}{{0,2}}(?:{_NOT_DONE_NOW})")
+# After a short number only a few words may come first: "3号 暂时无法办结", while
+# "15号前完成不了" is no address but a date.
+_NOT_DONE_AFTER_NUMBER = re.compile(
+    rf"(?:目前|现在|暂时|还|该项|此项|这项|该事项|整改|工作)?(?:{_NOT_DONE_NOW})"
+)
+_EXTENSION_WORD = re.compile(r"延期|延长|推迟|顺延|延后|延迟")
+
+# A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
+_REPORT_IN_ACK = re.compile(
+    rf"(?:^|(?<=[{re.escape(_SEP_CHARS)}]))(?:目前|当前|本周|今日|今天)?(?:工作)?"
+    rf"(?:(?:进展|进度)(?:情况)?(?:汇报|反馈)?|(?:情况)?汇报|反馈)(?:如下)?{_SEP}*"
+)
+
+# Common input-method slips and untranslated pinyin, asked back, never applied (R36).
+_SLIPS = {
+    **dict.fromkeys(("手到", "受到", "首到", "收道", "收倒", "熟到", "售到", "守到"), "收到"),
+    **dict.fromkeys(("shoudao", "shou dao"), "收到"),
+    **dict.fromkeys(("近展", "进站", "尽展", "jinzhan", "jin zhan"), "进展"),
+    **dict.fromkeys(("沿期", "延其", "严期", "眼期", "yanqi", "yan qi"), "延期"),
+    **dict.fromkeys(("办接", "半结", "班结", "伴结", "banjie", "ban jie"), "办结"),
+}
+_SLIP = re.compile("|".join(sorted(_SLIPS, key=len, reverse=True)), re.IGNORECASE)
 
 _GRADE = re.compile(
     r"(?:评为|为)? ?(?P<grade>不合格|合格|优秀|良好|excellent|good|pass|fail)(?![A-Za-z])",
@@ -166,14 +282,16 @@ _WORDS = (
     # The R5/Q8 sentence "收到此项任务，经处室负责人批示，已安排XXX处理解决": the
     # arrangement after the opening words is kept as text.
     _word(r"已?收到(?:此项|此|该项|该)任务", _K.ACKNOWLEDGE),
-    _word(r"已?收到|已?收悉|已?知悉|已阅|知道了|明白了", _K.ACKNOWLEDGE),
+    _word(
+        r"确认收到|已?收到|已?收悉|已?知悉|已?知晓|已?收阅|阅悉|已阅|知道了|明白了", _K.ACKNOWLEDGE
+    ),
     _word(rf"好的|好滴|好嘞|好哒|好|明白|了解|{_slash('ok(?:ay)?')}", _K.ACKNOWLEDGE, _Follow.WEAK),
     _word(r"1", _K.ACKNOWLEDGE, _Follow.ALONE),
     _word(
-        r"(?:本周|本月)?(?:工作)?(?:进展|进度)(?:情况)?(?:汇报|反馈)?|(?:情况)?汇报|反馈|周报|月报",
+        r"(?:本周|本月)?(?:工作)?(?:进展|进度)(?:情况)?(?:汇报|反馈)?|(?:情况)?(?:汇报|说明)|反馈|周报|月报",
         _K.PROGRESS,
     ),
-    _word(r"(?:申请)?延期(?:申请|办结|办理)?", _K.EXTENSION),
+    _word(r"(?:申请)?(?:延期|延长(?:期限|时限)?)(?:申请|办结|办理)?", _K.EXTENSION),
     _word(r"服务对象(?:已|均)?(?:不同意|未同意|拒绝|同意|认可)", _K.CONSENT),
     _word(r"(?:申请)?(?:办结|完结)(?:申请)?|已办结", _K.COMPLETION),
     _word(r"(?:已经|已全部|已)?完成", _K.COMPLETION, _Follow.VERB),
@@ -182,6 +300,7 @@ _WORDS = (
     _word(rf"同意|批准|{_slash('approve')}", _K.APPROVE),
     _word(rf"退回|驳回|{_slash('return')}", _K.RETURN),
     _word(rf"评定|评级|{_slash('grade')}", _K.GRADE),
+    _word(r"是的?|是滴|对的?|确认|确定|没错", _K.CONFIRM, _Follow.ALONE),
 )
 
 
@@ -200,26 +319,62 @@ class _Reply:
     body: str
 
 
-def _parse(s: str, today: date) -> Intent | ParseError:
+def _parse(s: str, today: date) -> Parsed:
+    result = _read(s, today)
+    if _is_unknown(result):
+        return _slip(s, today) or result
+    return result
+
+
+def _read(s: str, today: date) -> Intent | ParseError:
+    """Parse after the greetings or fillers in front: the most of them stripped that
+    still leaves a command ("好的好的，D17 延期 …" is the extension, not "好的")."""
+    starts = [0]
+    while (lead := _LEAD_ITEM.match(s, starts[-1])) and starts[-1] < lead.end() < len(s):
+        starts.append(lead.end())
+    for start in reversed(starts[1:]):
+        result = _read_command(normalize(s[start:]), today)  # "好的，【水务局】D17 收到"
+        if not _is_unknown(result):
+            return result
+    return _read_command(s, today)
+
+
+def _read_command(s: str, today: date) -> Intent | ParseError:
     reply = _split(s)
     if reply is None:
-        return _unknown(s)
+        return _not_done_report(s, today) or _unknown(s)
     return _HANDLERS[reply.word.kind](reply, today)
+
+
+def _is_unknown(result: Parsed) -> bool:
+    return isinstance(result, ParseError) and result.code == "unknown"
 
 
 def _split(s: str) -> _Reply | None:
     """Find the address and the command word; None when no command word is found."""
     m = _CODE_ADDRESS.match(s)
     if m:
-        return _command(s, s[m.end() :], code=m["code"].upper())
+        return _command(s, s[m.end() :], code=_code_of(m))
     m = _NUMBER_ADDRESS.match(s)
-    if m and int(m["number"]) > 0:
+    number = _number_of(m) if m else 0
+    if m and number > 0:
         # A leading number is a short number only when a command follows it;
         # otherwise the number is part of the reply itself (a bare "1" is an ack).
-        reply = _command(s, s[m.end() :], number=int(m["number"]))
+        reply = _command(s, s[m.end() :], number=number)
         if reply:
             return reply
     return _command(s, s)
+
+
+def _code_of(m: re.Match[str]) -> str:
+    return m["code"].upper().replace(" ", "").replace("-", "")
+
+
+def _number_of(m: re.Match[str]) -> int:
+    if m["number"]:
+        return int(m["number"])
+    written = m["nth"] or m["cn"]
+    return int(written) if written.isdigit() else _cn_int(written)
 
 
 def _command(
@@ -278,7 +433,7 @@ def _code_at_start(body: str, *, strict: bool) -> tuple[str, str] | None:
     delimited = not after or after[0] in _SEP_CHARS or m.group().endswith(("]", ")"))
     if strict and not delimited:
         return None
-    return m["code"].upper(), after
+    return _code_of(m), after
 
 
 def _supervised_matter(reply: _Reply) -> tuple[str, str] | ParseError:
@@ -303,7 +458,13 @@ def _unknown(s: str) -> ParseError:
 
 
 def _acknowledge(reply: _Reply, today: date) -> Parsed:
+    """A receipt; a progress report inside it ("收到。进展：…") is kept as ``report``."""
     code, body = _matter_code(reply, strict=True)
+    m = _REPORT_IN_ACK.search(body)
+    if m and not _is_filler(body[m.end() :]):
+        report = _clean(body[m.end() :])
+        return Intent(_K.ACKNOWLEDGE, code, reply.number, _body_text(body[: m.start()]),
+                      report=report)  # fmt: skip
     return Intent(_K.ACKNOWLEDGE, code, reply.number, _body_text(body))
 
 
@@ -324,11 +485,14 @@ def _progress(reply: _Reply, today: date) -> Parsed:
 
 
 def _extension(reply: _Reply, today: date) -> Parsed:
-    """R17: a new deadline (today or later) and a reason/plan are both required."""
+    """R17: a new deadline (today or later) and a reason/plan are both required; a date
+    that names no single day is asked back, never guessed."""
     code, body = _matter_code(reply, strict=True)
     found = find_date(body, today)
     if found is None:
         return ParseError("missing_date", reply.word_text)
+    if found.ambiguous:
+        return ParseError(f"{found.ambiguous}_date".replace("vague", "ambiguous"), found.fragment)
     if found.value is None:
         return ParseError("bad_date", found.fragment)
     if found.value < today:
@@ -346,8 +510,19 @@ def _cut(text: str, start: int, end: int) -> str:
 
 
 def _completion(reply: _Reply, today: date) -> Parsed:
-    """R27: the completion application needs a summary."""
+    """R27: the completion application needs a summary, and nothing in the reply may say
+    the work is not done (R8: an application stops all chasing)."""
     code, body = _matter_code(reply, strict=True)
+    verb = reply.word.follow is _Follow.VERB
+    heading = reply.body.startswith("情况")
+    doubt = (
+        _ASKING.search(reply.source)
+        or (_NOT_DONE_OR_HEADING if verb or heading else _NOT_DONE).search(reply.source)
+    )
+    if doubt and (not verb or _ASKING.search(reply.source)):
+        return ParseError("completion_unclear", doubt.group()[:20])
+    if doubt:  # "完成了大半", "已完成排查，剩余两处": a report in completion words
+        return _not_done(reply, code, reply.word_text + body, today)
     text = _body_text(body)
     if not text:
         return ParseError("missing_text", reply.word_text)
@@ -355,6 +530,49 @@ def _completion(reply: _Reply, today: date) -> Parsed:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
         text = reply.word_text + text
     return Intent(_K.COMPLETION, code, reply.number, text)
+
+
+def _not_done_report(s: str, today: date) -> Parsed | None:
+    """A reply without a command word that starts by saying the work is not done; None
+    when it does not."""
+    code, number, rest = _address(s)
+    if not rest:
+        return None
+    return _not_done(_Reply(s, code, number, _WORDS[0], "延期", rest), code, rest, today)
+
+
+def _not_done(reply: _Reply, code: str | None, rest: str, today: date) -> Parsed:
+    """Work reported as not done: an extension request when it asks for one, a question
+    back when it asks, else a progress report."""
+    if _ASKING.search(rest):
+        return ParseError("completion_unclear", _clean(rest)[:20])
+    if _EXTENSION_WORD.search(rest):
+        as_extension = _Reply(reply.source, code, reply.number, _WORDS[0], "延期", rest)
+        return _extension(as_extension, today)
+    return Intent(_K.PROGRESS, code, reply.number, _clean(rest), reading="not_completion")
+
+
+def _address(s: str) -> tuple[str | None, int | None, str]:
+    """The address of a not-done report and the report; rest "" when it is none."""
+    m = _CODE_ADDRESS.match(s)
+    if m:
+        rest = s[m.end() :]
+        return _code_of(m), None, rest if _NOT_DONE_START.match(rest) else ""
+    m = _NUMBER_ADDRESS.match(s)
+    if m and _number_of(m) > 0 and _NOT_DONE_AFTER_NUMBER.match(s[m.end() :]):
+        return None, _number_of(m), s[m.end() :]
+    return None, None, s if _NOT_DONE_START.match(s) else ""
+
+
+def _slip(s: str, today: date) -> Question | None:
+    """An unknown reply that reads as a command once a common slip is corrected."""
+    corrected = _SLIP.sub(lambda m: _SLIPS[m.group().lower()], s, count=1)
+    if corrected == s:
+        return None
+    proposal = _read(corrected, today)
+    if not isinstance(proposal, Intent) or proposal.kind is _K.CONFIRM:
+        return None
+    return Question("did_you_mean", proposal, corrected[:40])
 
 
 def _consent(reply: _Reply, today: date) -> Parsed:
@@ -370,6 +588,13 @@ def _plain(reply: _Reply, today: date) -> Parsed:
     if not _is_filler(body):
         return _unknown(reply.source)
     return Intent(reply.word.kind, code, reply.number)
+
+
+def _confirm(reply: _Reply, today: date) -> Parsed:
+    """ "是": confirms the question just asked; it names no matter of its own."""
+    if reply.code or reply.number is not None:
+        return _unknown(reply.source)
+    return Intent(_K.CONFIRM)
 
 
 def _approve(reply: _Reply, today: date) -> Parsed:
@@ -418,4 +643,5 @@ _HANDLERS: dict[IntentKind, Callable[[_Reply, date], Parsed]] = {
     _K.APPROVE: _approve,
     _K.RETURN: _return,
     _K.GRADE: _grade,
+    _K.CONFIRM: _confirm,
 }

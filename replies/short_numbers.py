@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from dispatch.outbox import is_postgres
 from models import Matter, Person, ShortNumber
-from workflow import recipients
+from workflow.permissions import Action, may
 from workflow.states import FINISHED, OPEN
 
 QUARANTINE = timedelta(hours=72)
@@ -39,7 +39,7 @@ async def responsible_open_matters(person: Person) -> list[Matter]:
         .distinct()
         .order_by("assigned_at", "id")
     )
-    return [m for m in candidates if await recipients.is_responsible(person, m)]
+    return [m for m in candidates if await may(person, Action.ANSWER, m)]
 
 
 async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:

@@ -59,6 +59,13 @@ class Cadence(StrEnum):
     BY_DURATION = "by_duration"  # engineering: <=3 months weekly, 3-6 biweekly, >6 monthly
 
 
+class Approval(StrEnum):
+    """Who decides a completion (R30, measures art. 16-17)."""
+
+    TWO_STEP = "two_step"  # the supervising office reviews, then the leader approves
+    ONE_STEP = "one_step"  # the initiator's head approves
+
+
 @dataclass(frozen=True)
 class QuietHours:
     """Hours in which reminders and urges are held (R35). `start` > `end` spans midnight."""
@@ -108,6 +115,7 @@ class BoardPolicy:
     second_escalation_after: timedelta | None = None
     ack_resend_after: timedelta | None = timedelta(hours=4)  # R37; None switches it off
     remind_hour: time = time(9, 0)  # when report_due reminders go out (R20-R22)
+    approval: Approval = Approval.TWO_STEP  # R30
 
     def with_overrides(self, overrides: dict[str, Any]) -> BoardPolicy:
         return replace(self, **overrides)
@@ -125,15 +133,18 @@ def default_policies() -> dict[Board, BoardPolicy]:
             overdue=OverdueLadder.ENGINEERING,
             cadence=Cadence.BY_DURATION,
             second_escalation_after=timedelta(days=1),
+            approval=Approval.ONE_STEP,
         ),
         Board.TECH_REFORM: BoardPolicy(
-            Board.TECH_REFORM, quarterly_summary=True, second_escalation_after=timedelta(days=1)
+            Board.TECH_REFORM, quarterly_summary=True, second_escalation_after=timedelta(days=1),
+            approval=Approval.ONE_STEP,
         ),
         Board.INVESTMENT: BoardPolicy(
             Board.INVESTMENT,
             overdue=OverdueLadder.INVESTMENT,
             month_end_remind_days=5,
             second_escalation_after=timedelta(days=1),
+            approval=Approval.ONE_STEP,
         ),
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -23,12 +24,14 @@ from dispatch.outbox import is_postgres
 from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
 from dispatch.shared_limits import SharedRateLimiter
-from models import Matter, MessageStatus, OutboundMessage
-from scheduler.clock import Clock, SystemClock
-from service.config import ConfigError, Settings
+from models import Matter
+from scheduler.clock import Clock
+from service.config import ConfigError, Settings, check_serving
 from service.db import close_database, open_database
+from service.health import health
 from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.text import count_segments
+from sms_gateway.webhooks import RedactingAccessLogger
 from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.states import OPEN
@@ -67,15 +70,15 @@ class Service:
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from replies.inbound import Inbox
 
-    clock = clock or SystemClock()
-    # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
-    signature = "" if settings.sms.provider == "aliyun" else settings.sms.signature
-    ctx = Context(clock=clock, policy=settings.policy(), sms_signature=signature)
+    check_serving(settings)
+    ctx = settings.context(clock)
+    clock = ctx.clock
     sink = Inbox(ctx)
-    renderer = Renderer(signature)
+    renderer = Renderer(ctx.sms_signature)
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
-    channels["sms"] = sms_channel(settings, sink, clock, routes, renderer)
+    if sms := sms_channel(settings, sink, ctx, routes, renderer):
+        channels["sms"] = sms
     bot = bot_dispatcher = buttons_for = None
     if settings.telegram.token:
         from bot.app import build_dispatcher, make_bot, service_register
@@ -86,7 +89,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
         bot_dispatcher = build_dispatcher(sink, clock, settings, register=service_register(ctx))
         channels["telegram"] = with_concurrency(TelegramChannel(bot), HTTP_CONCURRENCY)
         buttons_for = row_buttons(settings.telegram.callback_secret)
-    else:
+    elif settings.development:
         channels["telegram"] = DevChannel("telegram", clock)
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
@@ -94,10 +97,13 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
-def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
-                routes: list[web.RouteDef], renderer: Renderer) -> Channel:
-    """The configured SMS adapter; the development channel when none is."""
-    provider = settings.sms.provider
+def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
+                routes: list[web.RouteDef], renderer: Renderer) -> Channel | None:
+    """The configured SMS adapter: the development one (and /dev/sms) only in development
+    mode (`check_serving`), none with provider "none"."""
+    provider = settings.sms_provider
+    if provider == "none":
+        return None
     section: dict[str, Any] = dict(settings.sms.model_extra or {}).get(provider, {})
     try:
         if provider == "smpp":
@@ -124,8 +130,8 @@ def sms_channel(settings: Settings, sink: InboundSink, clock: Clock,
         first = exc.errors()[0]
         name = ".".join(["sms", provider, *(str(p) for p in first["loc"])])
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
-    routes += dev_sms_routes(sink, renderer)
-    return DevChannel("sms", clock)
+    routes += dev_sms_routes(sink, renderer, ctx.tz)
+    return DevChannel("sms", ctx.clock)
 
 
 def with_concurrency(channel: Any, default: int) -> Any:
@@ -159,12 +165,7 @@ def build_app(service: Service) -> web.Application:
     app = web.Application()
 
     async def healthz(request: web.Request) -> web.Response:
-        unknown = await OutboundMessage.filter(status=MessageStatus.UNKNOWN).count()
-        pending = await OutboundMessage.filter(status=MessageStatus.PENDING).count()
-        return web.json_response({
-            "status": "ok", "instance": service.settings.instance, "pending": pending,
-            "unknown_outcome": unknown,
-            "channels": {n: c.health() for n, c in service.channels.items()}})
+        return await health(service.ctx.clock, service.settings.instance, service.channels)
 
     async def prometheus(request: web.Request) -> web.Response:
         await metrics.refresh(service.ctx.clock.now(), service.channels)
@@ -183,6 +184,7 @@ def build_app(service: Service) -> web.Application:
 async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
+    runner = await listen(service)
     await forget_next_actions()
     for channel in service.channels.values():
         await channel.start()
@@ -194,11 +196,8 @@ async def serve(settings: Settings) -> None:
     sending = asyncio.create_task(DispatchLoop(
         service.dispatcher, poll_seconds=settings.poll_seconds,
         database_url=settings.database_url).run())
-    runner = web.AppRunner(build_app(service))
-    await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
-    log.info("duban serving on http://%s:%s (sms: %s)", settings.host, settings.port,
-             settings.sms.provider)
+    log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
+             settings.sms_provider, ", development mode" if settings.development else "")
     polling = start_polling(service)
     try:
         await until_stopped()
@@ -215,6 +214,24 @@ async def serve(settings: Settings) -> None:
         if service.bot:
             await service.bot.session.close()
         await close_database()
+
+
+async def listen(service: Service) -> web.AppRunner:
+    """Bind the port before anything else starts, so a busy port ends the start-up cleanly."""
+    runner = web.AppRunner(build_app(service), access_log_class=RedactingAccessLogger)
+    await runner.setup()
+    settings = service.settings
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await close_database()
+        if service.bot:
+            await service.bot.session.close()
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}"
+                          ) from None
+    return runner
 
 
 async def forget_next_actions() -> None:

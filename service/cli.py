@@ -6,61 +6,96 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import NoReturn
 
 from service.config import ConfigError, Settings, load_settings
+from service.db import DatabaseUnavailable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+    # A plain command prints its result and nothing else; serve logs what it does.
+    level = logging.INFO if args.run is run_serve else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for chatty in ("apscheduler", "tortoise"):  # not a line per tick, start or stop
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return args.run(args)
-    except ConfigError as exc:
+    except (ConfigError, DatabaseUnavailable) as exc:
         print(f"duban: {exc}", file=sys.stderr)
         return 2
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other refusal of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="duban", description="The 13710 supervision service.")
+    parser = Parser(prog="duban", description="The 13710 supervision service.")
     parser.add_argument("--config", help="a TOML settings file (or DUBAN_CONFIG)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    serve = commands.add_parser("serve", help="run the HTTP server, the clock and the channels")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.set_defaults(run=run_serve)
+    def command(name: str, summary: str, run: Callable[[argparse.Namespace], int],
+                *positional: tuple[str, str]) -> argparse.ArgumentParser:
+        """A subcommand and its positional arguments, (name, help) each."""
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(run=run)
+        for argument, described in positional:
+            sub.add_argument(argument, help=described)
+        return sub
 
-    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
-    migrate.set_defaults(run=run_migrate)
+    serve = command("serve", "Run the HTTP server, the clock and the channels until SIGINT or "
+                    "SIGTERM (migrates the database first).", run_serve)
+    serve.add_argument("--host", help="address to listen on (default: the host setting, "
+                       "127.0.0.1)")
+    serve.add_argument("--port", type=bounded(1, 65535), help="port to listen on (default: "
+                       "the port setting, 8080)")
+    serve.add_argument("--allow-dev-on-public-host", action="store_true",
+                       help="allow development mode (DUBAN_DEVELOPMENT=1) on a non-loopback "
+                       "host, where /dev/sms lets anyone read and send as any phone")
 
-    import_org = commands.add_parser("import-org", help="import units and people (CSV or XLSX)")
-    import_org.add_argument("file")
-    import_org.set_defaults(run=run_import_org)
+    command("migrate", "Bring the database schema up to date.", run_migrate)
 
-    register = commands.add_parser("register", help="register a matter from a YAML file")
-    register.add_argument("file")
-    register.set_defaults(run=run_register)
+    command("import-org", "Import units and people; bad rows are reported by line number and "
+            "the rest is imported.", run_import_org,
+            ("file", "a CSV (UTF-8 or GBK) or XLSX file, as examples/org.csv"))
+    command("register", "Register a matter as its initiator (R1, R2); the assignment notice "
+            "is queued (R3).", run_register,
+            ("file", "a YAML or JSON file, as examples/matter.yaml"))
+    plan = command("plan", "Show a matter's upcoming automatic actions: when, what, to whom.",
+                   run_plan, ("code", "the matter's code, e.g. D1"))
+    plan.add_argument("--days", type=bounded(1, 3660), default=35,
+                      help="how many days ahead (default 35)")
 
-    plan = commands.add_parser("plan", help="a matter's upcoming actions")
-    plan.add_argument("code")
-    plan.add_argument("--days", type=int, default=35, help="how far ahead (default 35)")
-    plan.set_defaults(run=run_plan)
+    scores = command("scores", "Show unit points by quarter and the year's ranking.",
+                     run_scores)
+    scores.add_argument("--year", type=bounded(2000, 9998),
+                        help="the year (default: this year in the configured time zone)")
 
-    scores = commands.add_parser("scores", help="unit points by quarter and the year's ranking")
-    scores.add_argument("--year", type=int, help="default: this year (Asia/Shanghai)")
-    scores.set_defaults(run=run_scores)
-
-    link = commands.add_parser("link-code", help="text a person a one-time messenger link code")
-    link.add_argument("phone")
-    link.set_defaults(run=run_link_code)
-
-    simulate = commands.add_parser("simulate", help="rehearse a scenario on a virtual clock")
-    simulate.add_argument("scenario")
-    simulate.set_defaults(run=run_simulate)
+    command("link-code", "Text a person a one-time code that links their messenger account.",
+            run_link_code, ("phone", "the person's registered phone number"))
+    command("simulate", "Rehearse a scenario on a virtual clock and print what would be sent "
+            "(docs: simulate-contract.md).", run_simulate,
+            ("scenario", "a YAML or JSON scenario file"))
     return parser
 
 
@@ -71,7 +106,9 @@ def settings_of(args: argparse.Namespace) -> Settings:
 def run_serve(args: argparse.Namespace) -> int:
     from service.app import serve
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("allow_dev_on_public_host", args.allow_dev_on_public_host))
+                 if v}
     settings = load_settings(args.config, **overrides)
     asyncio.run(serve(settings))
     return 0
@@ -101,7 +138,7 @@ def run_import_org(args: argparse.Namespace) -> int:
 
 
 def run_register(args: argparse.Namespace) -> int:
-    from service.register import register_file
+    from service.register import refusal_sentence, register_file
     from workflow.errors import Refused
 
     settings = settings_of(args)
@@ -111,9 +148,7 @@ def run_register(args: argparse.Namespace) -> int:
         print(f"duban register: {exc}", file=sys.stderr)
         return 1
     except Refused as exc:
-        detail = ", ".join(f"{k}={v}" for k, v in exc.params.items())
-        print(f"duban register: refused: {exc.code}{f' ({detail})' if detail else ''}",
-              file=sys.stderr)
+        print(f"duban register: not registered: {refusal_sentence(exc)}", file=sys.stderr)
         return 1
     print(f"registered {matter.code}; the assignment notice is queued (R3)")
     return 0
@@ -136,12 +171,12 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_scores(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from scheduler.clock import SHANGHAI
     from workflow.scores import ranking_table, year_ranking
 
     settings = settings_of(args)
-    year = args.year or datetime.now(SHANGHAI).year
-    rows = asyncio.run(with_database(settings, year_ranking(year)))
+    tz = settings.context().tz
+    year = args.year if args.year is not None else datetime.now(tz).year
+    rows = asyncio.run(with_database(settings, year_ranking(year, tz)))
     print(ranking_table(year, rows))
     return 0
 
@@ -151,7 +186,7 @@ def run_link_code(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     try:
-        code = asyncio.run(with_database(settings, send_link_code(args.phone)))
+        code = asyncio.run(with_database(settings, send_link_code(settings.context(), args.phone)))
     except (UnknownPerson, ValueError) as exc:
         print(f"duban link-code: {exc}", file=sys.stderr)
         return 1
@@ -167,7 +202,6 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"duban simulate: invalid scenario: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger().setLevel(logging.WARNING)
     sys.stdout.write(dumps(asyncio.run(simulate(scenario))))
     return 0
 
@@ -175,7 +209,11 @@ def run_simulate(args: argparse.Namespace) -> int:
 async def with_database(settings: Settings, work):
     from service.db import close_database, open_database
 
-    await open_database(settings.database_url)
+    try:
+        await open_database(settings.database_url)
+    except BaseException:
+        work.close()  # never started: no "never awaited" warning after the one line
+        raise
     try:
         return await work
     finally:

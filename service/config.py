@@ -5,6 +5,7 @@ An invalid setting stops start-up with one line that names it (`ConfigError`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from contextvars import ContextVar
@@ -16,7 +17,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from scheduler.policy import Board, BoardPolicy, Cadence, Policy, QuietHours, default_policies
+from scheduler.clock import Clock, SystemClock
+from scheduler.policy import (
+    Approval,
+    Board,
+    BoardPolicy,
+    Cadence,
+    Policy,
+    QuietHours,
+    default_policies,
+)
+from workflow.context import Context
+
+MIN_SECRET_LENGTH = 16
+DEFAULT_CALLBACK_SECRET = "change-me"
+DEFAULT_SMS_SIGNATURE = "【督办】"
 
 
 class ConfigError(Exception):
@@ -24,7 +39,7 @@ class ConfigError(Exception):
 
 
 class BoardOverride(BaseModel):
-    """Per-board policy overrides a deployment may set (R6, R18, R37)."""
+    """Per-board policy overrides a deployment may set (R6, R18, R30, R37)."""
 
     model_config = {"extra": "forbid"}
 
@@ -32,6 +47,7 @@ class BoardOverride(BaseModel):
     cadence: Cadence | None = None
     month_end_remind_days: int | None = Field(default=None, ge=1, le=10)
     ack_resend_hours: float | None = Field(default=None, ge=0)  # 0 switches R37 off
+    approval: Approval | None = None  # R30: one_step | two_step
 
     def apply(self, policy: BoardPolicy) -> BoardPolicy:
         changes: dict[str, Any] = {
@@ -47,8 +63,9 @@ class BoardOverride(BaseModel):
 class SmsSettings(BaseModel):
     model_config = {"extra": "allow"}  # each adapter validates its own section
 
-    provider: Literal["dev", "smpp", "aliyun", "twilio"] = "dev"
-    signature: str = "【督办】"  # with aliyun the provider adds its registered sign_name instead
+    # Unset: the development channel in development mode, no SMS channel otherwise.
+    provider: Literal["none", "dev", "smpp", "aliyun", "twilio"] | None = None
+    signature: str = DEFAULT_SMS_SIGNATURE  # with aliyun the provider adds its registered sign_name instead
     per_number_per_minute: int = Field(default=6, ge=1)  # segments to one phone
     per_second: int = Field(default=50, ge=1)  # segments overall
 
@@ -61,7 +78,7 @@ class TelegramSettings(BaseModel):
     api_base: str | None = None  # a local Bot API server
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    callback_secret: str = "change-me"  # signs inline-button data
+    callback_secret: str = DEFAULT_CALLBACK_SECRET  # signs inline-button data; refused outside development
     fsm_storage: Literal["memory", "redis", "database"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
@@ -84,6 +101,10 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     web_token: str | None = None  # bearer token of the web console's API
+    # DUBAN_DEVELOPMENT=1 (`./dev serve`): the development channels and /dev/sms. Never on
+    # in production: /dev/sms shows every message and replies as any phone.
+    development: bool = False
+    allow_dev_on_public_host: bool = False  # development mode on a non-loopback host, knowingly
     # Share the SMS and messenger rate limits of all instances through this Redis; without
     # it each instance keeps its own (fine for one instance).
     rate_limit_redis_url: str | None = None
@@ -120,6 +141,19 @@ class Settings(BaseSettings):
     def policy(self) -> Policy:
         return build_policy(self.boards, self.quiet_hours)
 
+    @property
+    def sms_provider(self) -> str:
+        """The SMS adapter in use (see `SmsSettings.provider`)."""
+        return self.sms.provider or ("dev" if self.development else "none")
+
+    def context(self, clock: Clock | None = None) -> Context:
+        """The runtime context every part of a deployment works with (the one place it is
+        built from settings): clock, policies, calendar, time zone, SMS signature."""
+        # Alibaba prepends the registered sign_name itself; everyone else gets ours, once.
+        signature = "" if self.sms_provider == "aliyun" else self.sms.signature
+        return build_context(clock or SystemClock(), self.boards, self.quiet_hours,
+                             self.timezone, signature)
+
 
 def build_policy(overrides: dict[Board, BoardOverride], quiet_hours: str | None) -> Policy:
     """The default board policies with a deployment's (or a scenario's) changes."""
@@ -128,6 +162,13 @@ def build_policy(overrides: dict[Board, BoardOverride], quiet_hours: str | None)
         boards[board] = override.apply(boards[board])
     quiet = QuietHours.parse(quiet_hours) if quiet_hours else None
     return Policy(boards=boards, quiet_hours=quiet)
+
+
+def build_context(clock: Clock, boards: dict[Board, BoardOverride], quiet_hours: str | None,
+                  timezone: str, sms_signature: str) -> Context:
+    """A deployment's (`Settings.context`) or a scenario's runtime context."""
+    return Context(clock=clock, policy=build_policy(boards, quiet_hours), tz=ZoneInfo(timezone),
+                   sms_signature=sms_signature)
 
 
 TOML_FILE: ContextVar[Path | None] = ContextVar("duban_toml_file", default=None)
@@ -165,3 +206,44 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
     finally:
         TOML_FILE.reset(token)
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse what must never be served, with one line naming the setting: development mode
+    on a public host, the development channel outside it, weak secrets in production."""
+    if settings.development:
+        if not is_loopback(settings.host) and not settings.allow_dev_on_public_host:
+            raise ConfigError(
+                f"development mode on the non-loopback host {settings.host}: /dev/sms lets "
+                "anyone read every message and reply as any phone; serve on 127.0.0.1 or set "
+                "allow_dev_on_public_host (serve --allow-dev-on-public-host)")
+        return
+    if settings.sms.provider == "dev":
+        raise ConfigError('sms.provider = "dev" needs development mode (DUBAN_DEVELOPMENT=1)')
+    for name, value in secrets_in_use(settings):
+        if not value or value == DEFAULT_CALLBACK_SECRET or len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"{name} is missing, the default or shorter than "
+                              f"{MIN_SECRET_LENGTH} characters; outside development mode it "
+                              "must be a long random string")
+
+
+def secrets_in_use(settings: Settings) -> list[tuple[str, str | None]]:
+    """The secrets this configuration relies on, by setting name."""
+    found: list[tuple[str, str | None]] = []
+    tg = settings.telegram
+    if tg.token:
+        found.append(("telegram.callback_secret", tg.callback_secret))
+        if tg.mode == "webhook":
+            found.append(("telegram.webhook_secret", tg.webhook_secret))
+    if settings.web_token is not None:
+        found.append(("web_token", settings.web_token))
+    return found
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost may resolve to anything
+        return False

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.migrations.api import migrate as run_migrations
 
 APP = "models"
+CONNECT_TIMEOUT = 5.0  # seconds
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -20,16 +24,41 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or created; the message says which and why."""
+
+
 async def migrate(database_url: str) -> None:
     """Bring the schema up to date (built-in tortoise migrations)."""
+    await check_reachable(database_url)
     await run_migrations(config=tortoise_config(database_url))
 
 
 async def open_database(database_url: str, *, migrate_first: bool = True) -> None:
     """Connect, then migrate on the same connection (an in-memory database lives in it)."""
+    await check_reachable(database_url)
     await Tortoise.init(config=tortoise_config(database_url))
     if migrate_first:
         await migrate(database_url)
+
+
+async def check_reachable(database_url: str) -> None:
+    """Fail at once with one line rather than a traceback or a wait: an SQLite file in a
+    missing folder (SQLite would wait on a lock forever), a PostgreSQL that does not answer."""
+    url = urlsplit(database_url)
+    if url.scheme == "sqlite":
+        path = database_url.removeprefix("sqlite://").split("?")[0]
+        folder = Path(path).parent
+        if path != ":memory:" and not folder.is_dir():
+            raise DatabaseUnavailable(f"the SQLite database's folder {folder} does not exist")
+        return
+    try:
+        connection = await asyncpg.connect(
+            urlunsplit(url._replace(scheme="postgresql", query="")), timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        where = f"{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"  # no password
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {where}: {exc}") from None
+    await connection.close()
 
 
 async def close_database() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ ROLES = {role.value: role for role in Role} | {
     name.lower(): role for role, name in ROLE_NAMES.items()}
 BOARDS = {board.value: board for board in Board} | {
     name: board for board, name in BOARD_NAMES.items()}
+TEXT_LIMITS = {"unit_key": 64, "unit_name": 128, "name": 64}  # the columns (models/org.py)
+TELEGRAM_IDS = range(-(2**63), 2**63)  # a BIGINT column
 SINGLE_POSTS = (Role.HEAD, Role.OPERATOR_A, Role.OPERATOR_B)  # one holder per unit
 OPERATORS = (Role.OPERATOR_A, Role.OPERATOR_B)
 LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")  # staff type Chinese punctuation too
@@ -224,6 +227,8 @@ def parse_row(number: int, cells: dict[str, str]) -> Row:
     """One row on its own; every problem of the row in one reason, so it is fixed at once."""
     missing = [COLUMNS[key][-1] for key in ("unit_key", "unit_name", "name") if not cells[key]]
     problems = [f"缺少{'、'.join(missing)}"] if missing else []
+    problems += [problem for key, limit in TEXT_LIMITS.items()
+                 if (problem := text_problem(COLUMNS[key][-1], cells[key], limit))]
     role = collect(problems, parse_role, cells["role"])
     phone = collect(problems, parse_phone, cells["phone"])
     telegram = collect(problems, parse_telegram, cells.get("telegram", ""))
@@ -232,6 +237,15 @@ def parse_row(number: int, cells: dict[str, str]) -> Row:
         raise RowProblem("；".join(problems))
     return Row(number, cells["unit_key"], cells["unit_name"], cells["name"], role, phone,
                telegram, boards)
+
+
+def text_problem(column: str, text: str, limit: int) -> str | None:
+    """Control characters (a NUL) and over-long text fit no column: the row is refused."""
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        return f"{column}含有控制字符"
+    if len(text) > limit:
+        return f"{column}超过 {limit} 个字"
+    return None
 
 
 def collect(problems: list[str], parser: Callable[[str], Any], text: str) -> Any:
@@ -264,9 +278,12 @@ def parse_telegram(text: str) -> int | None:
     if not text:
         return None
     try:
-        return int(text)
+        number = int(text)
     except ValueError:
         raise RowProblem(f"Telegram ID“{text}”应为数字") from None
+    if number not in TELEGRAM_IDS:
+        raise RowProblem(f"Telegram ID“{text}”超出范围")
+    return number
 
 
 def parse_boards(text: str) -> tuple[Board, ...]:

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from models import Matter
-from scheduler.clock import Clock, SystemClock
+from scheduler.clock import Clock
 from scheduler.rules import Action, Audience, plan
 from service.config import Settings
-from workflow.context import Context
+from service.register import matter_code
 from workflow.facts import matter_facts
 from workflow.recipients import audience_people
 
@@ -29,9 +29,8 @@ class UnknownMatter(ValueError):
 async def plan_table(settings: Settings, code: str, horizon: timedelta,
                      clock: Clock | None = None) -> str:
     """The actions with now < at <= now + horizon, times in the deployment's time zone."""
-    ctx = Context(clock=clock or SystemClock(), policy=settings.policy(),
-                  tz=ZoneInfo(settings.timezone))
-    matter = await Matter.get_or_none(code=code)
+    ctx = settings.context(clock)
+    matter = await Matter.get_or_none(code=lookup_code(code))
     if matter is None:
         raise UnknownMatter(f"no matter with code {code!r}")
     now = ctx.clock.now()
@@ -44,6 +43,14 @@ async def plan_table(settings: Settings, code: str, horizon: timedelta,
     names = await people_names(matter, {a.audience for a in upcoming})
     rows = [HEADER] + [table_row(a, names[a.audience], ctx.tz) for a in upcoming]
     return f"{title}\n{render(rows)}"
+
+
+def lookup_code(text: str) -> str:
+    """Codes are stored as replies name them ("d1" finds D1)."""
+    try:
+        return matter_code(text)
+    except ValueError:
+        return text  # no such matter can exist; the caller says so with the text as given
 
 
 async def people_names(matter: Matter, audiences: set[Audience]) -> dict[Audience, str]:

@@ -24,12 +24,11 @@ from models import AuditEntry, BoardInitiator, Matter, Person, Role, ScoreEvent,
 from scheduler.clock import VirtualClock
 from scheduler.policy import Board, QuietHours
 from scheduler.rules import year_end_lists
-from service.config import BoardOverride, build_policy
+from service.config import DEFAULT_SMS_SIGNATURE, BoardOverride, build_context
 from service.db import close_database, open_database
 from service.register import MatterFields
 from sms_gateway.text import to_e164
 from workflow.chase import run_clock
-from workflow.context import Context
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 from workflow.states import OPEN
@@ -182,7 +181,8 @@ class Simulation:
         first = min([m.created_at for m in scenario.matters] + [e.at for e in scenario.events]
                     + [scenario.until])
         self.clock = VirtualClock(first)
-        self.ctx = Context(clock=self.clock, policy=build_policy(scenario.boards, scenario.quiet_hours), tz=self.zone)
+        self.ctx = build_context(self.clock, scenario.boards, scenario.quiet_hours,
+                                 scenario.timezone, DEFAULT_SMS_SIGNATURE)
         self.channels = {n: RecordingChannel(n, self.clock) for n in ("sms", "telegram")}
         self.dispatcher = Dispatcher(self.channels, Renderer(self.ctx.sms_signature), self.clock,
                                      worker="simulate")

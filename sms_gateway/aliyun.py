@@ -182,17 +182,33 @@ def parse_report(item: Any) -> Receipt:
 
 
 def parse_up(item: Any) -> InboundText:
-    """One SmsUp entry -> InboundText; sequence_id identifies Alibaba's resends."""
+    """One SmsUp entry -> InboundText; its key identifies Alibaba's resends."""
     if not isinstance(item, dict) or not item.get("phone_number") or "content" not in item:
         raise ValueError("SmsUp entry needs phone_number and content")
-    sequence_id = item.get("sequence_id")
     return InboundText(
         channel="sms",
         sender=str(item["phone_number"]),
         text=str(item["content"]),
-        provider_message_id=None if sequence_id in (None, "") else str(sequence_id),
+        provider_message_id=up_key(item),
         raw=dict(item),
     )
+
+
+# What a resent SmsUp repeats: send_time is the handset's, to the second, so a person who
+# sends the same text twice still makes two replies.
+_UP_CONTENT = ("phone_number", "dest_code", "sign_name", "content", "send_time")
+
+
+def up_key(item: dict[str, Any]) -> str | None:
+    """sequence_id when Alibaba gives one; else a digest of the content and its send time,
+    or None without a send_time (identical texts could not be told from a resend)."""
+    sequence_id = item.get("sequence_id")
+    if sequence_id not in (None, ""):
+        return str(sequence_id)
+    if not item.get("send_time"):
+        return None
+    content = json.dumps([str(item.get(name, "")) for name in _UP_CONTENT], ensure_ascii=False)
+    return "aliyun-up:" + hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 def token_matches(settings: AliyunSettings, token: str) -> bool:

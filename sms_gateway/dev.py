@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
@@ -15,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 from dispatch.channel import InboundSink, InboundText, Outgoing, SendResult
 from dispatch.render import Renderer
 from models import DevDelivery, InboundMessage
-from scheduler.clock import SHANGHAI, Clock
+from scheduler.clock import Clock
 from sms_gateway.text import to_e164
 
 log = logging.getLogger("duban.dev")
@@ -48,8 +49,9 @@ class DevChannel:
         return SendResult.sent(f"dev-{message.message_id}")
 
 
-def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
-    """GET /dev/sms: every phone's messages; POST /dev/sms: reply as a phone."""
+def dev_sms_routes(sink: InboundSink, renderer: Renderer, tz: ZoneInfo) -> list[web.RouteDef]:
+    """GET /dev/sms: every phone's messages (times in `tz`); POST /dev/sms: reply as a
+    phone."""
 
     async def page(request: web.Request) -> web.Response:
         sent = await DevDelivery.filter(channel="sms").order_by("at", "id").limit(500)
@@ -60,12 +62,11 @@ def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
         for line in sorted(lines, key=lambda line: line[0]):
             conversations.setdefault(line[1], []).append(line)
         html = renderer.page("web/dev_sms.j2", conversations=dict(sorted(conversations.items())),
-                             notice=request.query.get("notice", ""), tz=SHANGHAI)
+                             notice=request.query.get("notice", ""), tz=tz)
         return web.Response(text=html, content_type="text/html")
 
     async def reply(request: web.Request) -> web.Response:
-        form = await request.post()
-        phone, text = str(form.get("phone", "")).strip(), str(form.get("text", "")).strip()
+        phone, text = await reply_form(request)
         try:
             phone = to_e164(phone)
         except ValueError:
@@ -75,3 +76,17 @@ def dev_sms_routes(sink: InboundSink, renderer: Renderer) -> list[web.RouteDef]:
         raise web.HTTPFound("/dev/sms?notice=sent")
 
     return [web.get("/dev/sms", page), web.post("/dev/sms", reply)]
+
+
+async def reply_form(request: web.Request) -> tuple[str, str]:
+    """(phone, text) of the reply form; 400 for a body that is no such form (malformed
+    multipart, bad UTF-8, a file instead of text)."""
+    try:
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError, AssertionError) as exc:
+        raise web.HTTPBadRequest(text="the reply form cannot be read") from exc
+    fields = [form.get(name, "") for name in ("phone", "text")]
+    if not all(isinstance(value, str) for value in fields):
+        raise web.HTTPBadRequest(text="phone and text must be text, not files")
+    phone, text = (value.strip() for value in fields)
+    return phone, text

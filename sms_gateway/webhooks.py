@@ -4,7 +4,8 @@ Every request is authenticated before its body is interpreted; a forged or unsig
 gets 403 and never reaches the sink. The handlers keep nothing themselves: they hand each
 InboundText / Receipt to the sink, which stores it raw before anything parses it. If the
 sink fails the request fails with 500, so the provider pushes the batch again; provider
-ids (BizId, sequence_id, MessageSid) let the service drop the repeats.
+ids (BizId, sequence_id, MessageSid) let the service drop the repeats. Content that can
+never be used (not JSON, a bad entry of a batch) is refused, never retried for ever.
 
 Routes
   POST /sms/aliyun/report/<token>  Alibaba SmsReport batch  -> Receipt
@@ -18,11 +19,16 @@ requests must carry a valid `X-Twilio-Signature`.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 from dispatch.channel import InboundSink
 from sms_gateway import aliyun as ali
@@ -32,6 +38,7 @@ from sms_gateway.twilio import TwilioSettings
 
 T = TypeVar("T")
 P = TypeVar("P")
+log = logging.getLogger("duban.webhooks")
 
 
 def sms_webhook_routes(
@@ -48,17 +55,12 @@ def sms_webhook_routes(
 
 def aliyun_routes(sink: InboundSink, settings: AliyunSettings) -> list[web.RouteDef]:
     async def report(request: web.Request) -> web.Response:
-        batch = await _aliyun_batch(request, settings)
-        # Parse the whole batch first: a bad entry must not leave half of it in the sink.
-        receipts = [_parse(ali.parse_report, item) for item in batch]
-        for receipt in receipts:
+        for receipt in usable(ali.parse_report, await _aliyun_batch(request, settings)):
             await sink.receipt(receipt)
         return web.json_response(ali.ACK)
 
     async def up(request: web.Request) -> web.Response:
-        batch = await _aliyun_batch(request, settings)
-        texts = [_parse(ali.parse_up, item) for item in batch]
-        for text in texts:
+        for text in usable(ali.parse_up, await _aliyun_batch(request, settings)):
             await sink.inbound(text)
         return web.json_response(ali.ACK)
 
@@ -75,11 +77,51 @@ async def _aliyun_batch(request: web.Request, settings: AliyunSettings) -> list[
         raise web.HTTPForbidden()
     try:
         batch = json.loads(await request.read())
-    except ValueError as exc:  # also bad UTF-8
+    except (ValueError, RecursionError) as exc:  # also bad UTF-8, or nested past the stack
         raise web.HTTPBadRequest(text="body is not JSON") from exc
     if not isinstance(batch, list):
         raise web.HTTPBadRequest(text="body is not a JSON array")
     return batch
+
+
+def usable(parser: Callable[[Any], T], batch: list[Any]) -> list[T]:
+    """The entries that can be stored. A bad entry stays bad however often it is pushed, so
+    it is refused (and logged) while the rest of its batch is stored and acknowledged: a
+    400 would only make the provider push the whole batch again, for ever. Nothing usable
+    at all is a 400."""
+    parsed, refused = [], []
+    for number, item in enumerate(batch):
+        try:
+            json.dumps(item, allow_nan=False)  # NaN or Infinity fit no JSON column
+            parsed.append(parser(item))
+        except (ValueError, RecursionError) as exc:
+            refused.append(f"entry {number}: {type(exc).__name__}")
+    if refused:
+        log.warning("refused %d of %d pushed entries: %s", len(refused), len(batch),
+                    ", ".join(refused))
+        if not parsed:
+            raise web.HTTPBadRequest(text="no usable entry in the batch")
+    return parsed
+
+
+SECRET_PATHS = (ali.REPORT_PATH, ali.UP_PATH)  # the segment after these is a secret
+
+
+class RedactingAccessLogger(AccessLogger):
+    """The access log without the secrets that ride in URL paths (the Aliyun token)."""
+
+    def _format_line(self, request: BaseRequest, response: StreamResponse, time: float
+                     ) -> list[tuple[Any, Any]]:
+        line = super()._format_line(request, response, time)
+        return [(key, redacted_path(value) if key == "first_request_line" else value)
+                for key, value in line]
+
+
+def redacted_path(text: str) -> str:
+    """The path (or request line) with the secret segment of a secret path replaced."""
+    for prefix in SECRET_PATHS:
+        text = re.sub(rf"{re.escape(prefix)}/[^ ?]*", f"{prefix}/***", text)
+    return text
 
 
 def twilio_routes(sink: InboundSink, settings: TwilioSettings) -> list[web.RouteDef]:

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import pytest
 from tortoise import Tortoise
@@ -50,3 +53,35 @@ def clock():
 @pytest.fixture
 def ctx(clock):
     return Context(clock=clock)
+
+
+def require(name: str, available: bool, how: str) -> None:
+    """Skip a test whose peer is missing, with the reason shown (pytest runs with -rs); in
+    CI (CI=true) the missing peer fails the run instead of passing it silently."""
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI (CI=true): {how}", pytrace=False)
+    pytest.skip(f"{name} is not available: {how}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The Redis the webhook-mode dialog tests use."""
+    url = os.environ.get("DUBAN_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    where = urlsplit(url)
+    try:
+        socket.create_connection((where.hostname, where.port or 6379), timeout=1).close()
+        reachable = True
+    except OSError:
+        reachable = False
+    require("Redis", reachable, f"start Redis at {url} (or set DUBAN_TEST_REDIS)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, for the web page tests in a real browser."""
+    path = shutil.which("chromium")
+    require("Chromium", path is not None, "apt-get install chromium")
+    return path or ""

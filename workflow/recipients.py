@@ -71,21 +71,3 @@ async def audience_people(matter: Matter, audience: Audience) -> list[Person]:
 def unique(found: list[Person]) -> list[Person]:
     seen: set[int] = set()
     return [p for p in found if not (p.id in seen or seen.add(p.id))]
-
-
-def is_supervisor_of(person: Person, matter: Matter) -> bool:
-    """R16, R29, R30: only the initiator's people review, return, grade and approve."""
-    return person.unit_id == matter.initiator_id and person.role in (
-        Role.HEAD, Role.DIRECTOR, Role.OPERATOR_A, Role.OPERATOR_B, Role.SUPERVISOR, Role.LEADER)
-
-
-def is_approving_leader(person: Person, matter: Matter) -> bool:
-    """R30: the approving leader; in a deployment the initiator's head or a leader."""
-    return person.unit_id == matter.initiator_id and person.role in (Role.HEAD, Role.LEADER)
-
-
-async def is_responsible(person: Person, matter: Matter) -> bool:
-    """Operators, directors and heads of the lead or a cooperating unit may report."""
-    if person.role not in (Role.HEAD, Role.DIRECTOR, *OPERATORS, Role.STAFF):
-        return False
-    return person.unit_id in {u.id for u in await responsible_units(matter)}

@@ -27,15 +27,17 @@ from models import (
     MatterState,
     Node,
     Person,
+    Role,
     Unit,
 )
-from scheduler.policy import BOARD_PREFIX, Board
+from scheduler.policy import BOARD_PREFIX, Approval, Board
 from scheduler.rules import Audience, Kind, node_states, registration_due, walk
 from workflow import recipients
 from workflow.chase import catch_up, local_text, message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.permissions import Action, may
 from workflow.records import Actor, add_score, audit, move
 from workflow.states import FINISHED, Event
 
@@ -257,10 +259,7 @@ async def record_consent(ctx: Context, matter: Matter, person: Person, channel: 
 
 
 async def check_reporter(matter: Matter, person: Person) -> None:
-    if matter.state in FINISHED:
-        raise Refused("matter_closed", code=matter.code)
-    if not await recipients.is_responsible(person, matter):
-        raise Refused("not_your_matter", code=matter.code)
+    await check_may(matter, person, Action.ANSWER)
 
 
 async def pending_application(matter: Matter, kind: ApplicationKind | None = None
@@ -287,19 +286,45 @@ async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Pe
 
 
 async def approve(ctx: Context, matter: Matter, person: Person, channel: str) -> str:
-    """Approve the pending application. Returns what happened: extension, reviewed, closed."""
-    check_supervisor(matter, person)
+    """Decide the pending application. Returns what happened: extension, reviewed, closed.
+
+    A completion is graded first (R29); then the board's approval chain (R30) says whether
+    this person's approval is the supervising office's review or the final decision."""
+    await check_may(matter, person, Action.REVIEW)
     application = await pending_application(matter)
     if application is None:
         raise Refused("nothing_to_approve", code=matter.code)
     if application.kind is ApplicationKind.EXTENSION:
+        await check_may(matter, person, Action.DECIDE_EXTENSION)
         await approve_extension(ctx, matter, application, person, channel)
         return "extension"
-    if not recipients.is_approving_leader(person, matter):
-        await review_completion(ctx, matter, person, channel)
+    if application.grade is None:
+        raise Refused("grade_first", code=matter.code)  # R29
+    if await approval_step(ctx, matter, application, person) == "review":
+        await review_completion(ctx, matter, application, person, channel)
         return "reviewed"
     await close(ctx, matter, application, person, channel)
     return "closed"
+
+
+async def approval_step(ctx: Context, matter: Matter, application: Application,
+                        person: Person) -> str:
+    """R30: "review" or "decide", or the refusal. Two steps: the office (the initiator's
+    supervisors) reviews, then the approving leader decides. The initiator's head is the
+    approver only when the unit has no leader; then, having no one above to pass it to,
+    the head's approval gives both steps. One step: only the approver decides."""
+    approver = await may(person, Action.APPROVE, matter)
+    if ctx.policy.board(matter.board).approval is Approval.ONE_STEP:
+        if not approver:
+            raise Refused(approver.reason, code=matter.code)
+        return "decide"
+    if not approver:
+        if application.reviewed_at:
+            raise Refused("already_reviewed", code=matter.code)
+        return "review"
+    if application.reviewed_at is None and person.role is not Role.HEAD:
+        raise Refused("review_first", code=matter.code)
+    return "decide"
 
 
 async def approve_extension(ctx: Context, matter: Matter, application: Application,
@@ -314,11 +339,15 @@ async def approve_extension(ctx: Context, matter: Matter, application: Applicati
     await catch_up(ctx, matter)
 
 
-async def review_completion(ctx: Context, matter: Matter, person: Person, channel: str) -> None:
-    """A handling person's approval: recorded, and passed on to the approving leader (R30)."""
+async def review_completion(ctx: Context, matter: Matter, application: Application,
+                            person: Person, channel: str) -> None:
+    """The supervising office's review: recorded, and passed on to the approving leader."""
     now = ctx.clock.now()
     async with in_transaction():
-        await audit(matter, Actor(person, channel), "review", matter.state, matter.state, now)
+        application.reviewed_at, application.reviewed_by = now, person
+        await application.save(update_fields=["reviewed_at", "reviewed_by_id"])
+        await audit(matter, Actor(person, channel), "review", matter.state, matter.state, now,
+                    grade=application.grade)
         leaders = await recipients.audience_people(matter, Audience.INITIATOR_LEADER)
         context = await message_context(ctx, matter) | {"reason": "review_done",
                                                        "sender": person.name}
@@ -328,18 +357,21 @@ async def review_completion(ctx: Context, matter: Matter, person: Person, channe
 
 async def close(ctx: Context, matter: Matter, application: Application, person: Person,
                 channel: str) -> None:
+    """The decision; the audit row names who reviewed (R30) and the grade (R29)."""
     now = ctx.clock.now()
+    reviewer = await application.reviewed_by if application.reviewed_by_id else person
     async with in_transaction():
         await decide(application, ApplicationStatus.APPROVED, person, now)
         matter.closed_at = now
-        await move(matter, Event.APPROVE_COMPLETION, Actor(person, channel), now)
+        await move(matter, Event.APPROVE_COMPLETION, Actor(person, channel), now,
+                   reviewed_by=reviewer.name, grade=application.grade)
         await tell_unit(ctx, matter, Kind.CLOSED, now, grade=application.grade or "")
 
 
 async def return_matter(ctx: Context, matter: Matter, person: Person, channel: str,
                         reason: str) -> str:
     """R16: return the pending application, else the latest report, with a reason."""
-    check_supervisor(matter, person)
+    await check_may(matter, person, Action.RETURN)
     now = ctx.clock.now()
     application = await pending_application(matter)
     feedback = None if application else await Feedback.filter(
@@ -364,13 +396,11 @@ async def return_matter(ctx: Context, matter: Matter, person: Person, channel: s
 
 
 async def grade(ctx: Context, matter: Matter, person: Person, channel: str, value: str) -> None:
-    """R29: grade the completion application; 不合格 returns the matter to the unit."""
-    check_supervisor(matter, person)
-    if value not in GRADES:
-        raise Refused("bad_grade", grade=value)
-    application = await pending_application(matter, ApplicationKind.COMPLETION)
-    if application is None:
-        raise Refused("nothing_to_grade", code=matter.code)
+    """R29: grade the completion application, once; 不合格 returns the matter to the unit.
+    A second grade is refused: a changed grade is `correct_grade`, audited as such."""
+    application = await application_to_grade(matter, person, value)
+    if application.grade:
+        raise Refused("already_graded", code=matter.code, grade=application.grade)
     now = ctx.clock.now()
     async with in_transaction():
         application.grade = value
@@ -383,11 +413,52 @@ async def grade(ctx: Context, matter: Matter, person: Person, channel: str, valu
         await return_matter(ctx, matter, person, channel, "评定为不合格")
 
 
-def check_supervisor(matter: Matter, person: Person) -> None:
+async def correct_grade(ctx: Context, matter: Matter, person: Person, channel: str,
+                        value: str, reason: str) -> str:
+    """R29, R32: replace the grade of the pending completion before it is decided. The old
+    grade's points are reversed by a score event of their own (the record keeps both) and
+    the new grade's added; the audit row names both grades and the reason. Returns the
+    grade replaced."""
+    application = await application_to_grade(matter, person, value)
+    old = application.grade
+    if old is None:
+        raise Refused("nothing_to_correct", code=matter.code)
+    if old == value:
+        raise Refused("same_grade", code=matter.code, grade=value)
+    if not reason.strip():
+        raise Refused("correction_reason_missing", code=matter.code)
+    now = ctx.clock.now()
+    async with in_transaction():
+        application.grade = value
+        await application.save(update_fields=["grade"])
+        await audit(matter, Actor(person, channel), "grade_corrected", matter.state,
+                    matter.state, now, grade=value, replaced=old, reason=reason)
+        if GRADES[old]:
+            await add_score(matter, str(-GRADES[old]), f"grade_reversed:{old}", now)
+        if GRADES[value]:
+            await add_score(matter, str(GRADES[value]), f"grade:{value}", now)
+    if value == "不合格":
+        await return_matter(ctx, matter, person, channel, "评定为不合格")
+    return old
+
+
+async def application_to_grade(matter: Matter, person: Person, value: str) -> Application:
+    await check_may(matter, person, Action.GRADE)
+    if value not in GRADES:
+        raise Refused("bad_grade", grade=value)
+    application = await pending_application(matter, ApplicationKind.COMPLETION)
+    if application is None:
+        raise Refused("nothing_to_grade", code=matter.code)
+    return application
+
+
+async def check_may(matter: Matter, person: Person, action: Action) -> None:
+    """The permission first, so an outsider learns nothing of the matter's state."""
+    verdict = await may(person, action, matter)
+    if not verdict:
+        raise Refused(verdict.reason, code=matter.code)
     if matter.state in FINISHED:
         raise Refused("matter_closed", code=matter.code)
-    if not recipients.is_supervisor_of(person, matter):
-        raise Refused("not_supervisor", code=matter.code)
 
 
 async def decide(application: Application, status: ApplicationStatus, person: Person,

@@ -24,6 +24,7 @@ from tests.bot.fake_telegram import BOT_ID, FakeTelegram, serve
 HOOK_SECRET = "wh-secret_0123456789"
 HOOK_URL = "https://duban.example.gov.cn/telegram/hook"
 WEBHOOK = {"mode": "webhook", "webhook_url": HOOK_URL, "webhook_secret": HOOK_SECRET}
+pytestmark = pytest.mark.usefixtures("redis_server")  # dialogs in Redis (skipped visibly)
 
 
 @pytest.fixture

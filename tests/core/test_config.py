@@ -39,7 +39,7 @@ def test_defaults():
     assert settings.timezone == "Asia/Shanghai"
     assert settings.quiet_hours is None  # R35: off by default
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
-    assert settings.sms.provider == "dev" and settings.sms.signature == "【督办】"
+    assert settings.sms_provider == "none" and settings.sms.signature == "【督办】"  # issue 8 item 1
     assert settings.telegram.token is None and settings.telegram.mode == "polling"
     assert settings.boards == {}
     policy = settings.policy()

@@ -463,8 +463,17 @@ async def test_r29_an_unknown_grade_is_refused(org, ctx, clock):
         await service.grade(ctx, matter, await person("周干事"), "web", "很好")
 
 
+async def graded_and_reviewed(ctx, clock) -> Matter:
+    """A completion graded 合格 (R29) and reviewed by the supervising office (R30)."""
+    matter = await completion_requested(ctx, clock)
+    await service.grade(ctx, matter, await person("周干事"), "web", "合格")
+    assert await service.approve(ctx, matter, await person("周干事"), "web") == "reviewed"
+    return matter
+
+
 async def test_r30_an_operator_of_the_initiator_only_reviews(org, ctx, clock):
     matter = await completion_requested(ctx, clock)
+    await service.grade(ctx, matter, await person("周干事"), "web", "合格")
     assert await service.approve(ctx, matter, await person("周干事"), "web") == "reviewed"
     assert (await refresh(matter)).state == MatterState.COMPLETION_REQUESTED
     assert await rows("feedback", matter) == [("周干事", "sms"), ("周干事", "telegram"),
@@ -475,10 +484,10 @@ async def test_r30_an_operator_of_the_initiator_only_reviews(org, ctx, clock):
         await service.approve(ctx, matter, await person("王局长"), "web")
 
 
-async def test_r30_approval_by_the_initiators_head_closes(org, ctx, clock):
-    matter = await completion_requested(ctx, clock)
+async def test_r30_approval_by_the_initiators_leader_closes(org, ctx, clock):
+    matter = await graded_and_reviewed(ctx, clock)
     clock.set(START + 3 * H)
-    assert await service.approve(ctx, matter, await person("陈主任"), "web") == "closed"
+    assert await service.approve(ctx, matter, await person("孙区长"), "web") == "closed"
     matter = await refresh(matter)
     assert matter.state == MatterState.CLOSED and matter.closed_at == START + 3 * H
     closed = await OutboundMessage.filter(matter=matter, kind="closed").prefetch_related(
@@ -486,13 +495,13 @@ async def test_r30_approval_by_the_initiators_head_closes(org, ctx, clock):
     assert {m.person.name for m in closed} == {"王局长", "李一", "赵二", "黄局长", "马一", "牛二"}
     application = await Application.get(matter=matter, kind=ApplicationKind.COMPLETION)
     assert application.status is ApplicationStatus.APPROVED
-    assert (await application.decided_by).name == "陈主任"
+    assert (await application.decided_by).name == "孙区长"
 
 
 async def test_r31_a_closed_matter_keeps_its_record_and_is_archived_never_deleted(org, ctx,
                                                                                clock):
-    matter = await completion_requested(ctx, clock)
-    await service.approve(ctx, matter, await person("陈主任"), "web")
+    matter = await graded_and_reviewed(ctx, clock)
+    await service.approve(ctx, matter, await person("孙区长"), "web")
     models = (Feedback, Application, AuditEntry, OutboundMessage, ClockAction, Node)
     counts = {m.__name__: await m.filter(matter=matter).count() for m in models}
     assert all(counts.values()), counts

@@ -70,7 +70,9 @@ async def test_r16_non_supervisor_is_refused(org, ctx, inbox):
     for sender in ("13800000002", OTHER_UNIT):
         row = await send(inbox, "同意 D17", sender=sender)
         assert (row.status, row.outcome) == ("refused", "refused not_supervisor D17")
-        assert "只有立项单位区政府督查室" in await answer_text(row)
+    assert "只有立项单位区政府督查室" in await answer_text(row := await send(
+        inbox, "同意 D17", sender="13800000002"))
+    assert "无权审核" in await answer_text(await send(inbox, "同意 D17", sender=OTHER_UNIT))
     assert await state("D17") == "completion_requested"
 
 
@@ -95,6 +97,7 @@ async def test_r17_late_extension_is_refused_with_the_reason(org, ctx, inbox):
 async def test_r31_closed_matter_is_refused(org, ctx, inbox):
     await new_matter(ctx, "D17")
     await send(inbox, "D17 办结 已清理")
+    await send(inbox, "评定 D17 合格", sender=LEADER)
     await send(inbox, "同意 D17", sender=LEADER)
     assert await state("D17") == "closed"
     for text in ("D17 进展 又发现一处", "1 进展 又发现一处"):

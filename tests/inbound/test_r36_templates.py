@@ -54,7 +54,11 @@ CASES = [
     ("acknowledged", MATTER, True),
     ("acknowledged", MATTER | {"due": None, "number": None}, True),
     ("acknowledged", MATTER | {"due": ITEM["due"]}, True),
+    ("acknowledged", MATTER | {"report": "已走访三户，剩余两户本周走访"}, True),
     ("progress_recorded", MATTER, True),
+    ("progress_recorded", MATTER | {"text": "完成了大半", "not_completion": True}, True),
+    ("did_you_mean", {"detail": "D17 收到"}, True),
+    ("nothing_to_confirm", {}, False),
     ("extension_requested", MATTER | {"new_deadline": "2026-12-20"}, True),
     ("completion_requested", MATTER, True),
     *[

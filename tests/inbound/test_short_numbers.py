@@ -15,6 +15,7 @@ async def numbers(person: Person, now) -> dict[str, int]:
 
 async def close(inbox, code: str) -> None:
     await send(inbox, f"{code} 办结 已完成")
+    await send(inbox, f"评定 {code} 合格", sender=LEADER)
     await send(inbox, f"同意 {code}", sender=LEADER)
     assert (await Matter.get(code=code)).state == "closed"
 

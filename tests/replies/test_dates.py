@@ -152,7 +152,7 @@ def test_r17_extension_date_forms(text, expected):
     [
         ("12月25日", date(2026, 12, 20), date(2026, 12, 25)),
         ("12月20日", date(2026, 12, 20), date(2026, 12, 20)),  # today itself
-        ("12月19日", date(2026, 12, 20), date(2027, 12, 19)),  # behind today: next year
+        ("3月19日", date(2026, 12, 20), date(2027, 3, 19)),  # a quarter behind: next year
         ("1月10日", date(2026, 12, 20), date(2027, 1, 10)),
         ("1-10", date(2026, 12, 20), date(2027, 1, 10)),
         ("1月底", date(2026, 12, 20), date(2027, 1, 31)),
@@ -172,7 +172,7 @@ def test_yearless_dates_roll_over_the_year(text, today, expected):
         ("2027-02-29", MONDAY, None),
         ("2月29日", date(2027, 11, 23), date(2028, 2, 29)),  # rolls into a leap year
         ("2月29日", date(2028, 1, 10), date(2028, 2, 29)),
-        ("2月29日", date(2028, 3, 1), None),  # rolls into 2029: no such day
+        ("2月29日", date(2028, 6, 1), None),  # rolls into 2029: no such day
         ("2月29日", MONDAY, None),  # 2027 is not a leap year
         ("2月底", date(2027, 11, 23), date(2028, 2, 29)),
         ("月底", date(2028, 2, 10), date(2028, 2, 29)),
@@ -204,7 +204,6 @@ def test_impossible_dates_have_no_value(text):
     "text",
     [
         "设备未到货",
-        "下周",  # a week, not a day
         "延期3个月",  # relative to the old deadline, which the parser does not know
         "管网还差1.5公里",
         "资金缺口3.2万元",
@@ -246,3 +245,81 @@ def test_dates_past_the_year_9999_have_no_value():
     for text in ["下月底", "999个月后", "999天后", "明年底", "1月5日"]:
         found = find_date(text, end_of_time)
         assert found is not None and found.value is None, text
+
+
+# --- Chinese numerals, days of a month, holidays, and what is asked back -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("十一月底", date(2026, 11, 30)),
+        ("十二月底", date(2026, 12, 31)),
+        ("元月十号", date(2027, 1, 10)),
+        ("一月十五日", date(2027, 1, 15)),
+        ("十二月三十一号", date(2026, 12, 31)),
+        ("十二月二十日", date(2026, 12, 20)),
+        ("下个月20号", date(2026, 12, 20)),
+        ("下月20号", date(2026, 12, 20)),
+        ("下月二十号", date(2026, 12, 20)),
+        ("本月28日", date(2026, 11, 28)),
+        ("1.15", date(2027, 1, 15)),
+        ("1-15", date(2027, 1, 15)),
+        ("1月15号", date(2027, 1, 15)),
+        ("25号", date(2026, 11, 25)),  # still ahead this month
+        ("十五号", date(2026, 12, 15)),  # behind: next month
+        ("23号", date(2026, 11, 23)),  # today
+        ("15日内", date(2026, 12, 8)),  # a span, not the 15th
+        ("春节前", date(2027, 2, 5)),
+        ("过年前", date(2027, 2, 5)),
+        ("元旦前", date(2026, 12, 31)),
+        ("国庆前", date(2027, 9, 30)),
+    ],
+)
+def test_r17_chinese_numerals_days_and_holidays(text, expected):
+    assert value(text) == expected
+
+
+def test_spring_festival_of_the_current_year_while_still_ahead():
+    assert value("春节前", date(2027, 1, 10)) == date(2027, 2, 5)
+
+
+def test_spring_festival_of_a_year_the_table_lacks_is_asked_back():
+    found = find_date("春节前", date(2035, 3, 1))
+    assert found is not None and found.value is None and found.ambiguous == "vague"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("腊月二十", "lunar"),
+        ("正月十五", "lunar"),
+        ("冬月底", "lunar"),
+        ("农历十月初八", "lunar"),
+        ("初八", "lunar"),
+        ("下月", "vague"),
+        ("下个月", "vague"),
+        ("下周", "vague"),
+        ("月中", "vague"),
+        ("12月中旬", "vague"),
+        ("12月份", "vague"),
+        ("下月初", "vague"),
+        ("年前", "vague"),
+        ("31号", "vague"),  # November has no 31st
+        ("11月20日", "vague"),  # three days ago, or next year? a typo is likelier
+        ("10月底", "vague"),
+    ],
+)
+def test_ambiguous_dates_have_no_value_and_say_why(text, why):
+    found = find_date(text, MONDAY)
+    assert found is not None and found.value is None and found.ambiguous == why
+
+
+def test_a_precise_date_after_a_vague_one_wins():
+    found = find_date("下月,具体为12月20日", MONDAY)
+    assert found is not None and found.value == date(2026, 12, 20)
+
+
+@pytest.mark.parametrize("text", ["3号楼", "2号线", "1号文件", "第3号"])
+def test_numbered_things_are_no_days(text):
+    assert find_date(text, MONDAY) is None

@@ -119,7 +119,8 @@ def test_normalize_is_idempotent_on_examples():
 def test_error_codes_are_documented_one_line_each():
     assert set(ERROR_CODES) == {
         "empty", "unknown", "missing_text", "missing_date", "bad_date", "past_date",
-        "missing_code", "bad_grade", "code_with_bulk", "multiple_codes",
+        "missing_code", "bad_grade", "code_with_bulk", "multiple_codes", "ambiguous_date",
+        "lunar_date", "completion_unclear",
     }  # fmt: skip
     for description in ERROR_CODES.values():
         assert description and "\n" not in description
@@ -128,7 +129,7 @@ def test_error_codes_are_documented_one_line_each():
 def test_intent_kind_values_are_stable():
     assert [k.value for k in IntentKind] == [
         "acknowledge", "acknowledge_all", "progress", "extension", "completion", "consent",
-        "list", "help", "approve", "return", "grade",
+        "list", "help", "approve", "return", "grade", "confirm",
     ]  # fmt: skip
     assert IntentKind.ACKNOWLEDGE == "acknowledge"  # StrEnum: usable as plain text
 
@@ -341,8 +342,12 @@ def test_r17_extension_refuses_past_dates():
     assert parse("D17 延期 2026-11-23 设备未到货").new_deadline == date(2026, 11, 23)
 
 
-def test_r17_yearless_date_behind_today_means_next_year():
-    assert parse("D17 延期 11月20日 设备未到货").new_deadline == date(2027, 11, 20)
+def test_r17_yearless_date_a_quarter_behind_today_means_next_year():
+    assert parse("D17 延期 1月20日 设备未到货").new_deadline == date(2027, 1, 20)
+
+
+def test_r17_yearless_date_just_behind_today_is_asked_back():
+    assert parse("D17 延期 11月20日 设备未到货") == ParseError("ambiguous_date", "11月20日")
 
 
 # --- completion (R8, R27) -----------------------------------------------------------------
@@ -444,7 +449,7 @@ def test_r29_anything_else_is_a_bad_grade(text, detail):
 
 
 @pytest.mark.parametrize(
-    "text", ["你好", "在吗", "谢谢", "嗯", "D17", "D-17 收到", "asdf", "延", "2026-12-31 延期"]
+    "text", ["你好", "在吗", "谢谢", "嗯", "D17", "D--17 收到", "asdf", "延", "2026-12-31 延期"]
 )
 def test_r36_unparseable_gets_error_code(text):
     got = parse(text)

@@ -10,7 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from replies.normalize import normalize
-from replies.parser import ERROR_CODES, Intent, IntentKind, ParseError, parse_reply
+from replies.parser import (
+    ERROR_CODES,
+    QUESTION_CODES,
+    Intent,
+    IntentKind,
+    ParseError,
+    Question,
+    parse_reply,
+)
 from tests.replies.test_corpus import CORPUS
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -48,8 +56,12 @@ SIGNATURES = ["——水务局李一", "--李一", "【水务局】", "（李一
 TRAILERS = ["", "。", "！", "!!", "～", "😀", "👍", "…", " "]
 
 
-def assert_well_formed(result: Intent | ParseError, now: datetime) -> None:
+def assert_well_formed(result: Intent | Question | ParseError, now: datetime) -> None:
     """Invariants every result satisfies, whatever the input."""
+    if isinstance(result, Question):  # asked back; what a "是" would apply is well-formed
+        assert result.code in QUESTION_CODES and result.detail
+        assert result.proposal.kind is not IntentKind.CONFIRM
+        return assert_well_formed(result.proposal, now)
     if isinstance(result, ParseError):
         assert result.code in ERROR_CODES
         if result.code == "unknown":
@@ -143,3 +155,115 @@ def _full_width(ch: str) -> str:
     if "!" <= ch <= "~":
         return chr(ord(ch) + 0xFEE0)
     return ch
+
+
+# --- issue 9 part 1: the parser never takes a wrong action ------------------------------------
+# For any reply a person might type, the result is the intended command, or a question or
+# refusal: never another command.
+
+PREFIXES = ["好的，", "好嘞", "哦哦 ", "嗯嗯，", "嗯 ", "王主任好，", "您好！", "李科长，", "领导好 ",
+            "各位领导好，", "张局长您好，", "ok "]  # fmt: skip
+NEGATIONS = ["不", "没", "没有", "未", "无法", "难以", "不能", "还没", "尚未", "暂未", "别", "未能",
+             "没能", "暂时无法", "还没有", "不能按期", "无法按时"]  # fmt: skip
+COMPLETION_WORDS = ["完成", "办结", "完结", "办完", "已完成", "已办结"]
+ACK_WORDS = ["收到", "已收到", "收悉", "已阅", "好的收到", "收到了", "收到!"]
+REPORT_WORDS = ["进展", "进度", "进展情况", "目前进展", "反馈", "汇报", "本周进展"]
+REPORTS = ["已走访三户", "已完成排查", "管网已铺设200米", "还没办结,正在协调", "已约谈业主 下周复查",
+           "完成一半", "已到现场核实,剩余两处"]  # fmt: skip
+ADDRESSES = ["", "D17 ", "d17", "【D17】", "2 ", "D 17 ", "D-17 "]
+AMBIGUOUS_DATES = ["下月", "下个月", "月中", "月初", "下旬", "12月中旬", "12月份", "下周", "年前",
+                   "腊月二十", "正月十五", "农历十月初八", "冬月", "初八"]  # fmt: skip
+SLIPPED = {"收到": ["手到", "受到", "首到", "收道", "shoudao"], "进展": ["近展", "进站", "jinzhan"],
+           "延期": ["沿期", "延其", "yanqi"], "办结": ["办接", "半结", "banjie"]}  # fmt: skip
+
+
+def _kinds_of(result) -> set:
+    """The kinds a result would apply now: none for a question or a refusal."""
+    return {result.kind} if isinstance(result, Intent) else set()
+
+
+@settings(RELAXED, max_examples=400)
+@given(case=st.sampled_from([c for c in VALID if normalize(c.text) != "?"]),
+       prefix=st.sampled_from(PREFIXES))  # fmt: skip
+def test_a_greeting_or_filler_before_a_reply_does_not_change_it(case, prefix):
+    assert parse_reply(prefix + case.text, now=case.now) == case.expected
+
+
+@settings(RELAXED, max_examples=400)
+@given(
+    case=st.sampled_from([c for c in VALID if c.expected.kind is IntentKind.COMPLETION]),
+    negation=st.sampled_from(NEGATIONS),
+    data=st.data(),
+)
+def test_r27_a_negation_before_a_completion_word_never_applies_for_completion(
+    case, negation, data
+):
+    text = normalize(case.text)
+    spots = [m.start() for w in COMPLETION_WORDS for m in re.finditer(w, text)]
+    spot = data.draw(st.sampled_from(spots))
+    negated = text[:spot] + negation + text[spot:]
+    assert IntentKind.COMPLETION not in _kinds_of(parse_reply(negated, now=case.now)), negated
+
+
+@settings(RELAXED, max_examples=800)
+@given(
+    before=token_soup,
+    negation=st.sampled_from(NEGATIONS),
+    word=st.sampled_from(COMPLETION_WORDS),
+    after=token_soup,
+)
+def test_r27_any_text_with_a_negated_completion_word_is_no_completion(
+    before, negation, word, after
+):
+    text = before + negation + word + after
+    assert IntentKind.COMPLETION not in _kinds_of(parse_reply(text, now=NOW)), text
+
+
+@settings(RELAXED, max_examples=400)
+@given(
+    address=st.sampled_from(ADDRESSES),
+    ack=st.sampled_from(ACK_WORDS),
+    sep=st.sampled_from(["。", ",", "，", " ", "！", "\n"]),
+    word=st.sampled_from(REPORT_WORDS),
+    colon=st.sampled_from(["：", ":", " ", ""]),
+    report=st.sampled_from(REPORTS),
+)
+def test_r15_a_receipt_with_a_report_keeps_both(address, ack, sep, word, colon, report):
+    got = parse_reply(f"{address}{ack}{sep}{word}{colon}{report}", now=NOW)
+    assert isinstance(got, Intent) and got.kind is IntentKind.ACKNOWLEDGE
+    assert got.report == report
+
+
+@settings(RELAXED, max_examples=300)
+@given(fragment=st.sampled_from(AMBIGUOUS_DATES), now=receive_times)
+def test_r17_an_ambiguous_date_is_asked_never_guessed(fragment, now):
+    got = parse_reply(f"D17 延期 {fragment} 资金未到位", now=now)
+    assert isinstance(got, ParseError), got
+    assert got.code in ("ambiguous_date", "lunar_date", "bad_date")
+
+
+@settings(RELAXED, max_examples=300)
+@given(now=receive_times, behind=st.integers(min_value=1, max_value=90),
+       style=st.sampled_from(["{m}月{d}日", "{m}月{d}号", "{m}.{d}", "{m}-{d}"]))  # fmt: skip
+def test_r17_a_yearless_date_just_past_is_asked_never_a_past_deadline(now, behind, style):
+    local = now.astimezone(NOW.tzinfo).date()
+    day = local - timedelta(days=behind)
+    if day.year != local.year:
+        return  # last year's date in the current year's spelling: a different case
+    got = parse_reply(f"D17 延期 {style.format(m=day.month, d=day.day)} 资金未到位", now=now)
+    assert got == ParseError("ambiguous_date", style.format(m=day.month, d=day.day))
+
+
+@settings(RELAXED, max_examples=400)
+@given(
+    address=st.sampled_from(ADDRESSES),
+    word=st.sampled_from(sorted(SLIPPED)),
+    data=st.data(),
+    body=st.sampled_from(["", " 已到现场", " 12月31日 资金未到位", " 已全部整改到位"]),
+)
+def test_r36_an_input_slip_is_asked_never_applied(address, word, data, body):
+    slip = data.draw(st.sampled_from(SLIPPED[word]))
+    got = parse_reply(f"{address}{slip}{body}", now=NOW)
+    assert not isinstance(got, Intent), got
+    if isinstance(got, Question):
+        assert got.proposal == parse_reply(f"{address}{word}{body}", now=NOW)

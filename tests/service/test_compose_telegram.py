@@ -94,8 +94,8 @@ async def test_a_blocked_user_gets_the_answer_by_sms_instead(db, clock):
     server.failures[("sendMessage", OPERATOR_CHAT)] = Failure(
         403, "Forbidden: bot was blocked by the user")
     async with serve(server.app()) as base:
-        settings = Settings(database_url=db, telegram=TelegramSettings(
-            token=TOKEN, api_base=base, callback_secret=SECRET))
+        settings = Settings(database_url=db, development=True, telegram=TelegramSettings(
+            token=TOKEN, api_base=base, callback_secret=SECRET))  # the dev SMS channel
         service = build_service(settings, clock=clock)
         try:
             await register_matter(service.ctx, MatterDraft(

@@ -21,14 +21,14 @@ def test_r1_r2_r3_register_from_the_example_files(tmp_path: Path):
     done = duban(tmp_path, "register", "examples/matter.yaml")
     assert done.returncode == 0 and "registered D1" in done.stdout
     again = duban(tmp_path, "register", "examples/matter.yaml")
-    assert again.returncode == 1 and "code_taken" in again.stderr
+    assert again.returncode == 1 and "the code D1 is already taken" in again.stderr
 
     classified = tmp_path / "secret.yaml"
     text = (ROOT / "examples/matter.yaml").read_text(encoding="utf-8")
     classified.write_text(text.replace("code: D1", "code: D2").replace(
         "not_classified: true", "not_classified: false"), encoding="utf-8")
     refused = duban(tmp_path, "register", str(classified))
-    assert refused.returncode == 1 and "classified_not_confirmed" in refused.stderr
+    assert refused.returncode == 1 and "not classified" in refused.stderr
 
     broken = tmp_path / "broken.yaml"
     broken.write_text(text.replace("approved_on: 2026-11-20", "approved_on: soon"),

@@ -11,14 +11,19 @@ import asyncio
 import itertools
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import smpp34
 import smpplib.smpp
+from pydantic import SecretStr
 
 from dispatch.channel import Channel, FailureKind, InboundText, Outgoing, Receipt
+from service.app import sms_channel
+from service.config import ConfigError, Settings
 from sms_gateway.smpp import SmppChannel, SmppSettings
+from sms_gateway.smpp_inbound import MessageIds
 from sms_gateway.smpp_pdu import HEADER, UDHI, PduError, read_pdu, split_udh
 from sms_gateway.text import DEFAULT_SIGNATURE, count_segments
 
@@ -403,11 +408,12 @@ async def test_invalid_number_fails_permanently_without_reaching_the_smsc(
 async def test_submit_errors_map_to_failure_kinds(
     smsc: Smsc, connect: Connect, status: int, kind: FailureKind, retry_after: float | None
 ) -> None:
-    channel = await connect(throttled_retry_after=1.5)
+    channel = await connect(throttled_retry_after=1.5, throttle_give_up=0)
     smsc.answer = lambda _: status
     result = await channel.send(outgoing())
     assert result.failure is kind
-    assert result.retry_after == retry_after
+    assert result.retry_after == (retry_after and pytest.approx(retry_after, abs=0.1))
+    assert result.throttled is (retry_after is not None)
     assert f"0x{status:02X}" in result.detail
     assert channel.health()["bound"] is True  # a refusal is no reason to drop the bind
 
@@ -416,7 +422,7 @@ async def test_a_refused_later_segment_keeps_the_ids_already_accepted(
     smsc: Smsc, connect: Connect
 ) -> None:
     channel = await connect()
-    smsc.answer = lambda _: "msg-1" if len(smsc.submits) == 1 else smpp34.ESME_RTHROTTLED
+    smsc.answer = lambda _: "msg-1" if len(smsc.submits) == 1 else smpp34.ESME_RSYSERR
     result = await channel.send(outgoing(LONG_NOTICE))
     assert result.failure is FailureKind.RETRYABLE
     assert result.provider_ids == ("msg-1",)  # its receipt must still match
@@ -424,19 +430,26 @@ async def test_a_refused_later_segment_keeps_the_ids_already_accepted(
     assert len(smsc.submits) == 2  # stops at the first refusal
 
 
-async def test_window_caps_the_submits_awaiting_a_response(smsc: Smsc, connect: Connect) -> None:
-    channel = await connect(window=2)
+@pytest.mark.parametrize("binds", [1, 2])
+async def test_window_caps_the_submits_awaiting_a_response_per_bind(
+    smsc: Smsc, connect: Connect, binds: int
+) -> None:
+    """Issue 10: `binds` sessions each keep up to `window` submits outstanding, and the
+    channel tells the dispatcher it may call send() window x binds times at once."""
+    channel = await connect(window=2, binds=binds)
+    assert channel.concurrency == 2 * binds
+    await eventually(lambda: channel.health()["binds_up"] == binds == len(smsc.sessions))
     smsc.answer = smsc.hold
-    sends = [asyncio.create_task(channel.send(outgoing(message_id=i))) for i in range(3)]
-    await eventually(lambda: len(smsc.submits) == 2)
+    sends = [asyncio.create_task(channel.send(outgoing(message_id=i))) for i in range(3 * binds)]
+    await eventually(lambda: len(smsc.submits) == 2 * binds)
     await asyncio.sleep(0.1)
-    assert len(smsc.submits) == 2
-    assert channel.health()["outstanding"] == 2
+    assert len(smsc.submits) == 2 * binds
+    assert channel.health()["outstanding"] == 2 * binds
     smsc.answer = smsc.accept
     smsc.release()
     results = await asyncio.wait_for(asyncio.gather(*sends), 5)
     assert all(r.ok for r in results)
-    assert len(smsc.submits) == 3
+    assert len({r.provider_ids for r in results}) == 3 * binds
     assert channel.health()["outstanding"] == 0
 
 
@@ -662,3 +675,256 @@ def _smpplib_parse(data: bytes) -> Any:
 async def _read_raw(reader: asyncio.StreamReader) -> bytes:
     header = await asyncio.wait_for(reader.readexactly(4), 5)
     return header + await reader.readexactly(int.from_bytes(header, "big") - 4)
+
+
+# -- issue 8: settings and a task that never dies silently ------------------------
+
+
+BASE_SECTION = {"host": "127.0.0.1", "system_id": "duban", "password": "secret",
+                "source_addr": SOURCE}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("password", "密码"),
+        ("password", "123456789"),
+        ("system_id", "d" * 16),
+        ("system_id", "dūban"),
+        ("system_type", "t" * 13),
+        ("source_addr", "1" * 21),
+    ],
+)
+def test_settings_refuse_what_a_bind_cannot_encode(field: str, value: str) -> None:
+    """Issue 8 item 14: start-up refuses with one line naming the field (and not its value)."""
+    config = Settings(sms={"provider": "smpp", "smpp": BASE_SECTION | {field: value}})
+    with pytest.raises(ConfigError) as refused:
+        sms_channel(config, RecordingSink(), None, [], None)  # type: ignore[arg-type]
+    line = str(refused.value)
+    assert line.startswith(f"invalid setting sms.smpp.{field}:")
+    assert "\n" not in line and value not in line
+
+
+async def test_a_crashing_bind_task_is_logged_shown_in_health_and_retried(
+    smsc: Smsc, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 8 item 14: an unexpected error in the bind task (here a password no validation
+    let through) is logged, shown in health() without the secret, and the bind retried."""
+    bad = settings(smsc.port).model_copy(update={"password": SecretStr("密码")})
+    channel = SmppChannel(bad, sink)
+    await channel.start()
+    try:
+        await eventually(lambda: channel.health()["crashes"] >= 2)
+        health = channel.health()
+        assert health["bound"] is False
+        assert health["last_error"].startswith("bind 1 crashed: UnicodeEncodeError")
+        assert "密码" not in health["last_error"]
+        assert any("crashed" in r.getMessage() for r in caplog.records)
+        assert "密码" not in caplog.text
+    finally:
+        await channel.stop()
+
+
+# -- issue 8 item 9: one id, two spellings -------------------------------------------
+
+
+async def test_hex_submit_id_matches_a_receipt_spelling_it_in_decimal(
+    smsc: Smsc, sink: RecordingSink, connect: Connect
+) -> None:
+    """Issue 8 item 9: submit_sm_resp says 1A2B3C0B, the receipt id:0439041035."""
+    channel = await connect()
+    smsc.answer = lambda _: "1A2B3C0B"
+    result = await channel.send(outgoing())
+    assert result.provider_ids[0] == "1A2B3C0B"  # the SMSC's own spelling stays visible
+    await smsc.deliver(receipt_text("0439041035", "DELIVRD"), esm_class=0x04)
+    await smsc.deliver(receipt_text("1a2b3c0b", "DELIVRD"), esm_class=0x04)  # either case
+    assert [r.provider_message_id in result.provider_ids for r in sink.receipts] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("submit_base", "receipt_base", "submitted", "reported", "match"),
+    [
+        ("auto", "auto", "msg-1", "msg-1", True),
+        ("auto", "auto", "12345", "0000012345", True),
+        ("auto", "auto", "1A2B3C0B", "1a2b3c0b", True),
+        ("auto", "auto", "10203040", "10203040", True),  # hex both ways: read alike
+        ("auto", "auto", "10203040", "0270544960", False),  # letterless hex: configure it
+        ("hex", "auto", "10203040", "0270544960", True),
+        ("hex", "hex", "10203040", "10203040", True),
+        ("decimal", "decimal", "1A2B3C0B", "1A2B3C0B", True),
+    ],
+)
+def test_id_spellings_by_configured_base(
+    submit_base: str, receipt_base: str, submitted: str, reported: str, match: bool
+) -> None:
+    """Issue 8 item 9: which submit/receipt spellings meet, per submit_/receipt_id_base."""
+    ids = MessageIds(submit_base, receipt_base)  # type: ignore[arg-type]
+    assert (ids.receipt_id(reported) in ids.spellings(submitted)) is match
+
+
+def test_a_numeric_spelling_never_equals_an_id_the_smsc_issued() -> None:
+    """Issue 8 item 9: the "#" keeps the decimal spelling of one message's hex id apart from
+    another message's literal id, so the receipt index never merges two messages."""
+    ids = MessageIds("hex", "auto")
+    assert not set(ids.spellings("1A")) & set(ids.spellings("26"))
+
+
+# -- issue 8 items 10 and 11: throttling -------------------------------------------
+
+
+def throttle_submits(smsc: Smsc, numbers: set[int]) -> None:
+    """Throttle the n-th submit_sm (1-based) for each n in `numbers`, accept the rest."""
+    smsc.answer = lambda event: (
+        smpp34.ESME_RTHROTTLED if len(smsc.submits) in numbers else smsc.accept(event)
+    )
+
+
+async def test_throttled_part_is_resent_alone_under_the_same_reference(
+    smsc: Smsc, connect: Connect
+) -> None:
+    """Issue 8 item 10: part 2 throttled -> only part 2 again, after the pause, same ref."""
+    channel = await connect(throttled_retry_after=0.05)
+    throttle_submits(smsc, {2})
+    result = await channel.send(outgoing(LONG_NOTICE))
+    assert result.ok
+    assert result.provider_ids == ("msg-1", "msg-2", "msg-3")
+    first, throttled, again, third = smsc.submits
+    assert throttled.short_message == again.short_message  # same UDH: ref, total, seq 2
+    _, text = reassemble([first, again, third])
+    assert text == DEFAULT_SIGNATURE + LONG_NOTICE
+    assert channel.health()["throttled"] == 1
+
+
+async def test_a_resumed_long_message_sends_only_its_missing_parts(
+    smsc: Smsc, connect: Connect
+) -> None:
+    """Issue 8 item 10: when the channel gives up on part 2, a later send of the same message
+    (Outgoing.sent_parts = the ids it returned) sends parts 2 and 3 only, same reference."""
+    channel = await connect(throttled_retry_after=0.05, throttle_give_up=0.2)
+    throttle_submits(smsc, set(range(2, 100)))
+    stopped = await channel.send(outgoing(LONG_NOTICE, message_id=7))
+    assert stopped.failure is FailureKind.RETRYABLE and stopped.throttled
+    assert stopped.provider_ids == ("msg-1",)
+    first = smsc.submits[0]
+    smsc.submits.clear()
+    smsc.answer = smsc.accept
+    resumed = await channel.send(replace(outgoing(LONG_NOTICE, message_id=7),
+                                         sent_parts=stopped.provider_ids))
+    assert resumed.ok
+    assert resumed.provider_ids == ("msg-1", "msg-2", "msg-3")
+    assert len(smsc.submits) == 2
+    _, text = reassemble([first, *smsc.submits])  # one reference across both attempts
+    assert text == DEFAULT_SIGNATURE + LONG_NOTICE
+
+
+async def test_sustained_throttling_pauses_the_bind_and_fails_nothing(
+    smsc: Smsc, connect: Connect
+) -> None:
+    """Issue 8 item 11: ~1.5 s of ESME_RTHROTTLED (the field's 15 s, scaled down): every
+    sender on the bind waits out one growing pause, and every message is sent."""
+    channel = await connect(window=5, throttled_retry_after=0.05, throttle_pause_max=0.4)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 1.5
+    smsc.answer = lambda e: smpp34.ESME_RTHROTTLED if loop.time() < until else smsc.accept(e)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(channel.send(outgoing(message_id=i)) for i in range(20))), 10
+    )
+    assert all(r.ok for r in results)
+    refused = len(smsc.submits) - 20
+    health = channel.health()
+    # One pause per throttle in a row (0.05, 0.1, 0.2, 0.4, 0.4 ...), not one per submit:
+    # a fixed pause would throttle ~30 times, each sender on its own some 30 x 5.
+    assert 3 <= health["throttled"] <= 8
+    assert refused <= 5 * health["throttled"]  # at most the window each time
+    assert health["paused"] is False
+
+
+async def test_throttling_past_the_give_up_time_is_handed_back_as_throttled(
+    smsc: Smsc, connect: Connect
+) -> None:
+    """Issue 8 item 11: the channel stops waiting after throttle_give_up and says so, with
+    when to come back, so the dispatcher retries without counting an attempt."""
+    channel = await connect(throttled_retry_after=0.05, throttle_pause_max=0.1,
+                            throttle_give_up=0.3)
+    smsc.answer = lambda _: smpp34.ESME_RTHROTTLED
+    result = await channel.send(outgoing())
+    assert (result.failure, result.throttled) == (FailureKind.RETRYABLE, True)
+    assert result.retry_after is not None and 0 < result.retry_after <= 0.1
+    assert len(smsc.submits) >= 3  # it did wait and try again meanwhile
+
+
+# -- issue 10: the window over several binds, concurrent sends ---------------------
+
+
+async def test_responses_in_any_order_reach_their_own_send(
+    smsc: Smsc, connect: Connect
+) -> None:
+    """Issue 10: submit_sm_resp are matched by sequence number, not by arrival order."""
+    channel = await connect(window=5, signature="")
+    smsc.answer = smsc.hold
+    texts = [f"Reply 1 to D{n}" for n in range(5)]
+    sends = [asyncio.create_task(channel.send(outgoing(t, message_id=i)))
+             for i, t in enumerate(texts)]
+    await eventually(lambda: len(smsc.held) == 5)
+    for event in reversed(smsc.held):
+        event.accept("id-" + event.short_message.decode())
+    results = await asyncio.wait_for(asyncio.gather(*sends), 5)
+    assert [r.provider_ids for r in results] == [(f"id-{t}",) for t in texts]
+
+
+async def test_unbind_with_sends_outstanding_and_queued(smsc: Smsc, connect: Connect) -> None:
+    """Issue 10: on a lost bind, a submit on the wire is UNKNOWN (the SMSC may have it);
+    one still waiting for the window is RETRYABLE (it certainly does not)."""
+    channel = await connect(window=1)
+    smsc.answer = smsc.hold
+    on_the_wire = asyncio.create_task(channel.send(outgoing(message_id=1)))
+    await eventually(lambda: len(smsc.held) == 1)
+    queued = asyncio.create_task(channel.send(outgoing(message_id=2)))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(smsc.sessions[0].unbind(), 5)
+    first, second = await asyncio.wait_for(asyncio.gather(on_the_wire, queued), 5)
+    assert first.failure is FailureKind.UNKNOWN
+    assert second.failure is FailureKind.RETRYABLE
+    assert len(smsc.submits) == 1
+    await eventually(lambda: channel.health()["bound"])
+    smsc.answer = smsc.accept
+    assert (await channel.send(outgoing(message_id=3))).ok
+
+
+async def test_generic_nack_answers_a_submit(sink: RecordingSink) -> None:
+    """A generic_nack in place of a submit_sm_resp (smpplib's codec on the SMSC side):
+    matched by sequence, permanent for a PDU the SMSC could not take, a throttle for 0x58;
+    one for sequence 0 (the SMSC could not even read ours) is ignored and the bind kept."""
+    statuses = iter([0x03, 0x58])
+
+    async def stub_smsc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        bind = _smpplib_parse(await _read_raw(reader))
+        writer.write(_smpplib_pdu("bind_transceiver_resp", bind.sequence, system_id="STUB"))
+        writer.write(_smpplib_nack(0, 0x01))  # for no request of ours
+        while True:
+            submit = _smpplib_parse(await _read_raw(reader))
+            writer.write(_smpplib_nack(submit.sequence, next(statuses, 0x58)))
+
+    server = await asyncio.start_server(stub_smsc, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    channel = SmppChannel(settings(port, throttle_give_up=0), sink)
+    await channel.start()
+    try:
+        assert await channel.wait_bound(5)
+        refused = await channel.send(outgoing())
+        assert refused.failure is FailureKind.PERMANENT
+        assert "generic_nack status 0x03" in refused.detail
+        throttled = await channel.send(outgoing(message_id=2))
+        assert (throttled.failure, throttled.throttled) == (FailureKind.RETRYABLE, True)
+        assert channel.health()["bound"] is True
+        assert channel.health()["reconnects"] == 0
+    finally:
+        await channel.stop()
+        server.close()
+        await server.wait_closed()
+
+
+def _smpplib_nack(sequence: int, status: int) -> bytes:
+    pdu = smpplib.smpp.make_pdu("generic_nack", client=_Sequencer())
+    pdu.sequence, pdu.status = sequence, status
+    return pdu.generate()

@@ -16,7 +16,7 @@ from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium missing")
+pytestmark = pytest.mark.usefixtures("chromium")  # skipped visibly without it, failed in CI
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -33,7 +33,7 @@ async def seed() -> None:
 @pytest.fixture
 async def served(db, clock):
     await seed()
-    service = build_service(Settings(database_url=db), clock=clock)
+    service = build_service(Settings(database_url=db, development=True), clock=clock)
     await register_matter(service.ctx, MatterDraft(
         board="daily", title="清理辖区河道垃圾", initiator="ducha", lead="water",
         approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True, code="D1"),
