@@ -11,7 +11,6 @@ Alibaba endpoint). The ceiling from the same run is the same server refusing a w
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import statistics
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import ClientSession, web  # noqa: E402
 
-from bench.common import free_port, fresh_database, start_serve, stop  # noqa: E402
+from bench.common import arguments, free_port, fresh_database, start_serve, stop  # noqa: E402
 
 TOKEN = "bench-callback-token-0123456789"
 
@@ -159,11 +158,10 @@ async def run(matters: int, seconds: float, clients: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "5 s a phase, 50 matters")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--matters", type=int, default=500)
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
     asyncio.run(run(matters, seconds, args.clients))
