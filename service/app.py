@@ -109,9 +109,9 @@ def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
         if provider == "smpp":
             from sms_gateway.smpp import SmppChannel, SmppSettings
 
-            smpp = SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
+            # It states its own concurrency: window x binds.
+            return SmppChannel(SmppSettings(**section | {"signature": settings.sms.signature}),
                                sink)
-            return with_concurrency(smpp, smpp._settings.window)
         if provider == "aliyun":
             from sms_gateway.aliyun import AliyunChannel, AliyunSettings
 

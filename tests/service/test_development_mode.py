@@ -106,5 +106,6 @@ async def test_sms_texts_honour_the_configured_time_zone(db, clock):
         approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True, code="D1",
         deadline=datetime(2026, 12, 30, 16, 0, tzinfo=UTC)), Actor(None, "web"))
     await service.tick()
+    await service.dispatcher.run_once()  # the dispatcher loop's step
     [notice] = await DevDelivery.filter(channel="sms", address="+8613800000002")
     assert "2026-12-30 16:00" in notice.text  # 2026-12-31 00:00 in Shanghai

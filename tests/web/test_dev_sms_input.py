@@ -48,6 +48,7 @@ async def test_sms_texts_stay_plain(dev):
         approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True, code="D1"),
         Actor(None, "web"))
     await service.tick()
+    await service.dispatcher.run_once()  # the dispatcher loop's step
     [notice] = await DevDelivery.filter(channel="sms")
     assert "河道<清理>&复查" in notice.text
 
