@@ -3,6 +3,7 @@ counts what reached it, `duban serve` as a child process, and its memory."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
 import os
@@ -15,6 +16,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("DUBAN_BENCH_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def arguments(doc: str, quick: str) -> argparse.ArgumentParser:
+    """A bench's command line: its first doc line, and `--quick` (a run under a minute)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
+    return parser
 
 
 def free_port() -> int:

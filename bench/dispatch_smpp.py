@@ -11,7 +11,6 @@ a number that got none a loss). `--quick` sends 3,000 for a run under a minute.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Smsc, fresh_database, seed_due_rows, start_serve, stop  # noqa: E402
+from bench.common import Smsc, arguments, fresh_database, seed_due_rows, start_serve, stop  # noqa: E402
 from dispatch.render import Renderer  # noqa: E402
 from sms_gateway.text import DEFAULT_SIGNATURE, Encoding, count_segments, encode  # noqa: E402
 
@@ -77,10 +76,9 @@ async def serve_rate(count: int, window: int, timeout: float) -> dict[str, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "3,000 messages")
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--window", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="3,000 messages")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     count = 3_000 if args.quick else args.count

@@ -10,7 +10,6 @@ memory linearly to the rows' number (printed as such).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Smsc, fresh_database, rss_mib, seed_due_rows, start_serve, stop  # noqa: E402
+from bench.common import Smsc, arguments, fresh_database, rss_mib, seed_due_rows, start_serve, stop  # noqa: E402
 
 JOBS = """
 import asyncio, sys, datetime
@@ -75,11 +74,10 @@ async def serve_rss(rows: int, settle: float) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "200,000 rows, 100,000 jobs")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--settle", type=float, default=15.0)
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     rows, jobs = (200_000, 100_000) if args.quick else (args.rows, args.jobs)
     rss, peak = asyncio.run(serve_rss(rows, args.settle))

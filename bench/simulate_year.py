@@ -8,7 +8,6 @@ so the year is full of reminders, urges and escalations. `--quick` runs 20 matte
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -18,6 +17,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import arguments  # noqa: E402
+
 START = datetime.fromisoformat("2026-01-05T09:00:00+08:00")
 
 
@@ -43,10 +46,9 @@ def scenario(matters: int, days: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "20 matters")
     parser.add_argument("--matters", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--quick", action="store_true", help="20 matters")
     args = parser.parse_args()
     matters = 20 if args.quick else args.matters
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:

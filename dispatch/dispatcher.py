@@ -22,17 +22,11 @@ from tortoise.expressions import Q
 from dispatch import metrics
 from dispatch.channel import Button, Channel, FailureKind, Outgoing, SendResult
 from dispatch.failover import fail_over
-from dispatch.outbox import (
-    SubmittedWriter,
-    claim_due,
-    keep_provider_ids,
-    record,
-    start_sending,
-)
+from dispatch.outbox import SubmittedWriter, claim_due, record, start_sending
 from dispatch.ratelimit import RateLimiter
 from dispatch.render import Renderer
 from dispatch.shared_limits import SharedRateLimiter
-from models import MessageStatus, OutboundMessage
+from models import MessageStatus, OutboundMessage, ProviderId
 from scheduler.clock import Clock
 
 log = logging.getLogger("duban.dispatch")
@@ -185,8 +179,8 @@ class Dispatcher:
         now = self.clock.now()
         status = MessageStatus.SUBMITTED
         # Parts of a long SMS accepted before a failure keep their ids: their receipts match,
-        # and the next attempt (Outgoing.sent_parts) sends only the missing parts (item 10).
-        parts = {"provider_ids": list(result.provider_ids)} if result.provider_ids else {}
+        # and the next attempt (Outgoing.sent_parts) sends only the missing parts.
+        ids = {"provider_ids": list(result.provider_ids)}
         if result.ok:
             await self.submitted.add(row, result.provider_ids, now)
         elif result.throttled:
@@ -195,19 +189,21 @@ class Dispatcher:
             status = MessageStatus.PENDING
             pause = timedelta(seconds=result.retry_after or THROTTLE_PAUSE)
             await record(row, status, now, result.detail, attempts=row.attempts - 1,
-                         due_at=now + pause, **parts)
+                         due_at=now + pause, **ids)
         elif result.failure is FailureKind.RETRYABLE and row.attempts < MAX_ATTEMPTS:
             status = MessageStatus.PENDING
             await record(row, status, now, result.detail,
-                         due_at=now + self.backoff(row.attempts, result.retry_after), **parts)
+                         due_at=now + self.backoff(row.attempts, result.retry_after), **ids)
         elif result.failure is FailureKind.UNKNOWN:
             status = MessageStatus.UNKNOWN
-            await record(row, status, now, result.detail, error=result.detail, **parts)
+            await record(row, status, now, result.detail, error=result.detail, **ids)
         else:
             status = MessageStatus.FAILED
             await self.failed(row, result.detail)
-        if parts and not result.ok:
-            await keep_provider_ids(row, result.provider_ids)
+        if not result.ok and status is not MessageStatus.FAILED:
+            for provider_id in result.provider_ids:
+                await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
+                                               defaults={"message_id": row.id})
         metrics.MESSAGES.labels(row.channel, status.value).inc()
 
     @staticmethod

@@ -2,9 +2,9 @@
 
 It sleeps until rows are written (the outbox's wake-up in this process; PostgreSQL
 LISTEN/NOTIFY from every instance) or the next row falls due, then drains: it claims batches
-while there are due rows and keeps up to its capacity of rows in flight (every channel's
-window, twice), claiming more as sends finish, so one slow send (an unanswered submit_sm)
-never holds up the rest. A periodic poll covers what no wake-up announces (rows
+while there are due rows and keeps up to its capacity of rows in flight (at least 200, or
+four times the channels' windows), claiming more as sends finish, so one slow send (an
+unanswered submit_sm) never holds up the rest. A periodic poll covers what no wake-up announces (rows
 whose retry time has come, a lost notification, another process on SQLite).
 """
 
@@ -25,6 +25,7 @@ log = logging.getLogger("duban.dispatch")
 # wake-up that found nothing the loop looks again after these pauses (seconds) before it
 # sleeps. Across instances NOTIFY needs no such help: it is delivered at commit.
 RECHECKS = (0.02, 0.1, 0.5)
+
 
 class DispatchLoop:
     def __init__(self, dispatcher: Dispatcher, *, poll_seconds: float = 5.0,

@@ -162,13 +162,6 @@ async def record(row: OutboundMessage, status: MessageStatus, now: datetime, det
     return True
 
 
-async def keep_provider_ids(row: OutboundMessage, provider_ids: tuple[str, ...]) -> None:
-    """The ids of the parts a failed attempt got accepted, so their receipts find the row."""
-    for provider_id in provider_ids:
-        await ProviderId.get_or_create(channel=row.channel, provider_id=provider_id,
-                                       defaults={"message_id": row.id})
-
-
 def claimable(now: datetime) -> Q:
     due = Q(status=MessageStatus.PENDING, due_at__lte=now)
     return due | Q(status=MessageStatus.CLAIMED, claim_until__lt=now)

@@ -26,11 +26,9 @@ RECEIPT_STATUS = {
     "expired": MessageStatus.EXPIRED,
 }
 FINAL_FAILURES = (MessageStatus.FAILED, MessageStatus.EXPIRED)
-# Where a receipt leaves a row; none of them is ever left again because of a receipt.
-FINAL = (MessageStatus.DELIVERED, *FINAL_FAILURES)
-# A part of a long SMS accepted while its other parts wait for a retry (issue 8 item 10):
-# the part's receipt must not mark the whole message delivered before the rest is sent.
-NOT_YET_SUBMITTED = (MessageStatus.PENDING, MessageStatus.CLAIMED, MessageStatus.SENDING)
+# What a receipt may move: a row the channel accepted whole, or whose outcome was unknown.
+# Delivered, failed and expired are never left again because of a receipt.
+MOVABLE = (MessageStatus.SUBMITTED, MessageStatus.UNKNOWN)
 
 
 async def apply_receipt(receipt: Receipt, now: datetime) -> None:
@@ -50,8 +48,9 @@ async def apply_receipt(receipt: Receipt, now: datetime) -> None:
         detail += f": {receipt.detail}"
     row = await OutboundMessage.get(id=ref.message_id)
     # Conditional, so of two receipts racing for one row exactly one moves it.
-    if not await record(row, status, now, detail, only_if=~Q(status__in=[*FINAL, *NOT_YET_SUBMITTED])):
-        # A later part of a long SMS, a provider's repeat, or a contradiction: history only.
+    if not await record(row, status, now, detail, only_if=Q(status__in=MOVABLE)):
+        # A later part of a long SMS, a provider's repeat, a contradiction, or a part sent
+        # while its other parts wait for a retry (issue 8 item 10): history only.
         await MessageEvent.create(message_id=row.id, status=status.value, at=now, detail=detail)
         return
     if status in FINAL_FAILURES:

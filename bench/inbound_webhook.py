@@ -1,0 +1,171 @@
+"""P3: replies per second through the HTTP webhook of `duban serve` (Alibaba SmsUp push, one
+reply a request), and the latency at a fixed 200 replies/s, on PostgreSQL.
+
+    .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick]
+
+Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
+matter: stored raw, parsed, applied, answered (the answer goes out through a local fake
+Alibaba endpoint). The ceiling from the same run is the same server refusing a wrong token
+(403): the HTTP stack alone. `--quick` runs 5 s per phase with 50 matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiohttp import ClientSession, web  # noqa: E402
+
+from bench.common import arguments, free_port, fresh_database, start_serve, stop  # noqa: E402
+
+TOKEN = "bench-callback-token-0123456789"
+
+
+async def seed(url: str, matters: int, units: int) -> list[tuple[str, str]]:
+    """Matters and, for each, (its code, its lead unit's operator's phone)."""
+    from bench.clock_tick import seed as seed_org
+    from models import Matter, Person, Role
+    from scheduler.clock import SystemClock
+    from service.db import close_database, open_database
+    from workflow.context import Context
+
+    await open_database(url)
+    try:
+        await seed_org(Context(clock=SystemClock()), matters, units)
+        found = []
+        for matter in await Matter.all().order_by("id"):
+            operator = await Person.get(unit_id=matter.lead_id, role=Role.OPERATOR_A)
+            found.append((matter.code, operator.phone))
+        return found
+    finally:
+        await close_database()
+
+
+async def fake_aliyun() -> tuple[web.AppRunner, int]:
+    """Answers every SendSms with OK, as Alibaba does."""
+    async def send(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"Code": "OK", "Message": "OK", "BizId": uuid.uuid4().hex,
+                                  "RequestId": uuid.uuid4().hex})
+
+    app = web.Application()
+    app.add_routes([web.post("/{tail:.*}", send), web.get("/{tail:.*}", send)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+async def wait_ready(base: str) -> None:
+    async with ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status in (200, 503):
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("duban serve did not come up")
+
+
+async def closed_loop(base: str, token: str, replies, seconds: float, clients: int
+                      ) -> tuple[float, list[float]]:
+    """`clients` posting back to back for `seconds`: the rate they get through."""
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+
+    async def client(session: ClientSession) -> None:
+        while time.perf_counter() < end:
+            code, phone, number = next(replies)
+            await post(session, base, token, code, phone, number, latencies)
+
+    async with ClientSession() as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def open_loop(base: str, replies, seconds: float, rate: float) -> list[float]:
+    """A reply every 1/rate s whatever the server does: its latency at that load."""
+    latencies: list[float] = []
+    async with ClientSession() as session:
+        tasks = []
+        started = time.perf_counter()
+        for i in range(int(seconds * rate)):
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            code, phone, number = next(replies)
+            tasks.append(asyncio.create_task(
+                post(session, base, TOKEN, code, phone, number, latencies)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+async def post(session: ClientSession, base: str, token: str, code: str, phone: str,
+               number: int, latencies: list[float]) -> None:
+    body = [{"phone_number": phone.removeprefix("+86"), "content": f"{code} 进展 已办理第{number}项",
+             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": number}]
+    started = time.perf_counter()
+    async with session.post(f"{base}/sms/aliyun/up/{token}", json=body) as response:
+        await response.read()
+        if token == TOKEN and response.status != 200:
+            raise SystemExit(f"webhook answered {response.status}")
+    latencies.append(time.perf_counter() - started)
+
+
+def p(latencies: list[float], q: int) -> float:
+    return 1000 * statistics.quantiles(latencies, n=100)[q - 1]
+
+
+async def run(matters: int, seconds: float, clients: int) -> None:
+    url = await fresh_database("bench_f_inbound")
+    pairs = await seed(url, matters, units=min(50, matters))
+    numbers = itertools.count(1)
+    replies = ((code, phone, next(numbers)) for code, phone in itertools.cycle(pairs))
+    fake, fake_port = await fake_aliyun()
+    port = free_port()
+    log = Path(tempfile.gettempdir()) / "bench_inbound_serve.log"
+    serve = start_serve(url, 1, log=log, DUBAN_PORT=str(port), DUBAN_SMS__PROVIDER="aliyun",
+                        DUBAN_SMS__ALIYUN__ENDPOINT=f"http://127.0.0.1:{fake_port}/",
+                        DUBAN_SMS__ALIYUN__ACCESS_KEY_ID="bench",
+                        DUBAN_SMS__ALIYUN__ACCESS_KEY_SECRET="bench-secret-0123456789",
+                        DUBAN_SMS__ALIYUN__SIGN_NAME="督办", DUBAN_SMS__ALIYUN__TEMPLATE_CODE="SMS_1",
+                        DUBAN_SMS__ALIYUN__CALLBACK_TOKEN=TOKEN)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_ready(base)
+        ceiling, _ = await closed_loop(base, "wrong-token-0123456789", replies, seconds, clients)
+        rate, busy = await closed_loop(base, TOKEN, replies, seconds, clients)
+        steady = await open_loop(base, replies, seconds, 200.0)
+    finally:
+        stop(serve)
+        await fake.cleanup()
+    print(f"{matters} matters; {clients} clients back to back for {seconds:.0f} s:")
+    print(f"  webhook, replies applied and answered: {rate:,.0f} replies/s "
+          f"(p50 {p(busy, 50):.0f} ms, p99 {p(busy, 99):.0f} ms; goal >= 1,000/s)")
+    print(f"  ceiling, same server refusing a wrong token: {ceiling:,.0f} requests/s")
+    print(f"at 200 replies/s for {seconds:.0f} s: p50 {p(steady, 50):.0f} ms, "
+          f"p99 {p(steady, 99):.0f} ms (goal p99 < 50 ms)")
+
+
+def main() -> None:
+    parser = arguments(__doc__, "5 s a phase, 50 matters")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--matters", type=int, default=500)
+    args = parser.parse_args()
+    seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
+    asyncio.run(run(matters, seconds, args.clients))
+
+
+if __name__ == "__main__":
+    main()
