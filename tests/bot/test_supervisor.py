@@ -214,7 +214,9 @@ async def test_r2_refusal_of_the_service_is_shown(
 def test_r34_period_forms(text: str, expected: tuple | None) -> None:
     period = Period.parse(text, NOW.date(), NOW.tzinfo)
 
-    assert (period and (period.label, period.start.date(), period.end.date())) == expected
+    local = NOW.tzinfo  # the bounds are UTC instants of local midnights
+    assert (period and (period.label, period.start.astimezone(local).date(),
+                        period.end.astimezone(local).date())) == expected
 
 
 async def test_r29_regrade_is_an_audited_correction(polling, telegram: FakeTelegram,
