@@ -103,6 +103,14 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
+def serving_line(settings: Settings) -> str:
+    """What `serve` logs once it listens; in development mode also where /dev/sms is, since
+    that page is where a developer reads every SMS (and the console's login code)."""
+    base = f"http://{settings.host}:{settings.port}"
+    mode = f", development mode: every SMS on {base}/dev/sms" if settings.development else ""
+    return f"duban serving on {base} (sms: {settings.sms_provider}{mode})"
+
+
 def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
                 routes: list[web.RouteDef], renderer: Renderer) -> Channel | None:
     """The configured SMS adapter: the development one (and /dev/sms) only in development
@@ -209,8 +217,7 @@ async def serve(settings: Settings) -> None:
     sending = asyncio.create_task(DispatchLoop(
         service.dispatcher, poll_seconds=settings.poll_seconds,
         database_url=settings.database_url).run())
-    log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
-             settings.sms_provider, ", development mode" if settings.development else "")
+    log.info("%s", serving_line(settings))
     from console.app import start_console
 
     console = await start_console(service)
