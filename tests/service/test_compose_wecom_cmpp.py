@@ -80,6 +80,7 @@ async def run_story(service, ismg: Ismg, fake: FakeWeCom, http: aiohttp.ClientSe
         approver="张副区长", approved_on=date(2026, 11, 20), not_classified=True, code="D1"),
         Actor(None, "web"))
     await service.tick()
+    await service.dispatcher.run_once()  # the dispatcher loop's step
 
     # Assigned: the operator's card on WeCom, and an SMS from our number + short number 1.
     card = next(m for m in fake.sent if m["touser"] == "liyi")["template_card"]
@@ -106,19 +107,23 @@ async def run_story(service, ismg: Ismg, fake: FakeWeCom, http: aiohttp.ClientSe
                  src="8613800000002", dest=SP_CODE + "1")
     await until(in_state(MatterState.COMPLETION_REQUESTED))
 
-    # Closed by the supervising office's head, in WeCom text.
+    # Graded (R29: before the decision) and closed by the supervising office's head, in
+    # WeCom text.
+    query, body = sealed(text_message("chenzr", "评定 D1 良好", 9000), "e2e-grade")
+    async with http.post(callback, params=query, data=body.encode()) as response:
+        assert response.status == 200
     query, body = sealed(text_message("chenzr", "同意 D1", 9001), "e2e-close")
     async with http.post(callback, params=query, data=body.encode()) as response:
         assert response.status == 200
     await until(in_state(MatterState.CLOSED))
 
     # The answers go back on the channel each message came from.
-    await service.tick()
+    await service.dispatcher.run_once()  # the dispatcher loop's step
     close_answer = [m for m in fake.sent if m["touser"] == "chenzr" and m["msgtype"] == "text"]
     assert any("D1" in m["text"]["content"] for m in close_answer)
     channels = await InboundMessage.all().order_by("id").values_list("channel", "outcome")
     assert channels == [("wecom", "acknowledge D1"), ("sms", "progress D1"),
-                        ("sms", "completion D1"), ("wecom", "approve D1")]
+                        ("sms", "completion D1"), ("wecom", "grade D1"), ("wecom", "approve D1")]
 
 
 def test_the_readme_example_composes_both_channels():

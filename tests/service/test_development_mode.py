@@ -59,6 +59,9 @@ async def test_development_mode_mounts_the_dev_page(db, clock):
                    "webhook_url": "https://x.example/hook", "webhook_secret": "x"}},
      "telegram.webhook_secret"),
     ({"web_token": "abc"}, "web_token"),
+    ({"wecom": {"corp_id": "ww1", "agent_id": 1}}, "wecom.button_secret"),
+    ({"wecom": {"corp_id": "ww1", "agent_id": 1, "button_secret": "change-me"}},
+     "wecom.button_secret"),
 ])
 def test_unsafe_settings_are_refused_naming_the_setting(settings, named):
     """Issue 8 items 1 and 7: development mode on a public host (unless forced), the dev
