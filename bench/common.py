@@ -132,6 +132,7 @@ def start_serve(url: str, smsc_port: int, *, log: Path, **env: str) -> subproces
     """`duban serve` on `url`, sending SMS to the SMSC, with the carrier limits lifted."""
     settings = {
         "DUBAN_DATABASE_URL": url, "DUBAN_PORT": str(free_port()), "DUBAN_INSTANCE": "bench",
+        "DUBAN_CONSOLE__PORT": str(free_port()),
         "DUBAN_SMS__PROVIDER": "smpp", "DUBAN_SMS__SMPP__HOST": "127.0.0.1",
         "DUBAN_SMS__SMPP__PORT": str(smsc_port), "DUBAN_SMS__SMPP__SYSTEM_ID": "bench",
         "DUBAN_SMS__SMPP__PASSWORD": "bench", "DUBAN_SMS__SMPP__SOURCE_ADDR": "10690357",

@@ -12,6 +12,8 @@ from console import api
 from console.auth import current_session
 from console.views import answer, decide, detail, login, matters, org, overview, register, scores
 from console.web import CSRF, SERVICE, SESSION, SESSION_COOKIE, VIEWER, Handler, security_headers
+from service.app import bind
+from service.config import ConfigError
 
 log = logging.getLogger("duban.console")
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +47,10 @@ async def start_console(service) -> web.AppRunner | None:
         return None
     runner = web.AppRunner(build_console_app(service))
     await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
+    try:
+        await bind(runner, settings.host, settings.port)
+    except ConfigError:
+        await runner.cleanup()
+        raise
     log.info("console (督办平台) on http://%s:%s/", settings.host, settings.port)
     return runner

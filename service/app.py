@@ -103,6 +103,14 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
 
 
+def serving_line(settings: Settings) -> str:
+    """What `serve` logs once it listens; in development mode also where /dev/sms is, since
+    that page is where a developer reads every SMS (and the console's login code)."""
+    base = f"http://{settings.host}:{settings.port}"
+    mode = f", development mode: every SMS on {base}/dev/sms" if settings.development else ""
+    return f"duban serving on {base} (sms: {settings.sms_provider}{mode})"
+
+
 def sms_channel(settings: Settings, sink: InboundSink, ctx: Context,
                 routes: list[web.RouteDef], renderer: Renderer) -> Channel | None:
     """The configured SMS adapter: the development one (and /dev/sms) only in development
@@ -197,7 +205,7 @@ def build_app(service: Service) -> web.Application:
 async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
-    runner = await listen(service)
+    runner, console = await listen(service)
     await forget_next_actions()
     for channel in service.channels.values():
         await channel.start()
@@ -209,11 +217,7 @@ async def serve(settings: Settings) -> None:
     sending = asyncio.create_task(DispatchLoop(
         service.dispatcher, poll_seconds=settings.poll_seconds,
         database_url=settings.database_url).run())
-    log.info("duban serving on http://%s:%s (sms: %s%s)", settings.host, settings.port,
-             settings.sms_provider, ", development mode" if settings.development else "")
-    from console.app import start_console
-
-    console = await start_console(service)
+    log.info("%s", serving_line(settings))
     polling = start_polling(service)
     try:
         await until_stopped()
@@ -234,22 +238,32 @@ async def serve(settings: Settings) -> None:
         await close_database()
 
 
-async def listen(service: Service) -> web.AppRunner:
-    """Bind the port before anything else starts, so a busy port ends the start-up cleanly."""
+async def listen(service: Service) -> tuple[web.AppRunner, web.AppRunner | None]:
+    """Bind the ports (the service's, then the console's) before anything else starts, so a
+    busy port ends the start-up cleanly."""
+    from console.app import start_console
+
     runner = web.AppRunner(build_app(service), access_log_class=RedactingAccessLogger)
     await runner.setup()
-    settings = service.settings
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
-    except OSError as exc:
+        await bind(runner, service.settings.host, service.settings.port)
+        console = await start_console(service)
+    except ConfigError:
         await runner.cleanup()
         await close_database()
         if service.bot:
             await service.bot.session.close()
+        raise
+    return runner, console
+
+
+async def bind(runner: web.AppRunner, host: str, port: int) -> None:
+    """Serve `runner` on host:port; a busy or forbidden port is one line (`ConfigError`)."""
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}"
-                          ) from None
-    return runner
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 async def forget_next_actions() -> None:

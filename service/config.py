@@ -262,6 +262,9 @@ def secrets_in_use(settings: Settings) -> list[tuple[str, str | None]]:
             found.append(("telegram.webhook_secret", tg.webhook_secret))
     if settings.web_token is not None:
         found.append(("web_token", settings.web_token))
+    if settings.wecom is not None:  # the card buttons' keys are signed with it, like the bot's
+        found.append(("wecom.button_secret",
+                      settings.wecom.get("button_secret", DEFAULT_CALLBACK_SECRET)))
     return found
 
 

@@ -200,7 +200,8 @@ def start_server(name: str, database_url: str, log_dir: Path, *, poll: float = 0
     log = log_dir / f"{name}.log"
     env = clean_env(DUBAN_DATABASE_URL=database_url, DUBAN_POLL_SECONDS=str(poll),
                     DUBAN_CLAIM_SECONDS=str(lease), DUBAN_INSTANCE=name,
-                    DUBAN_PORT=str(free_port()), DUBAN_SMS__PROVIDER="dev",
+                    DUBAN_PORT=str(free_port()), DUBAN_CONSOLE__PORT=str(free_port()),
+                    DUBAN_SMS__PROVIDER="dev",
                     DUBAN_DEVELOPMENT="1")  # the dev channel exists only in development mode
     with log.open("ab") as out:
         process = subprocess.Popen([*duban_command(), "serve"], cwd=REPO, env=env, stdout=out,

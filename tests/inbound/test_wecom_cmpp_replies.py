@@ -133,9 +133,10 @@ async def test_decisions_in_wecom_go_through_the_inbox(org, ctx, inbox):
     await link_wecom(LEADER, "chenzr")
     await new_matter(ctx, "D17")
     await reply(inbox, "D17 办结 已清理", "sms", f"+86{OPERATOR}")
-    graded = await reply(WeComInbox(inbox), "评定 D17 合格", "wecom", "chenzr")  # R29 first
-    row = await reply(WeComInbox(inbox), "同意 D17", "wecom", "chenzr")
-    assert graded.outcome == "grade D17"
+    wecom = WeComInbox(inbox)
+    row = await reply(wecom, "评定 D17 良好", "wecom", "chenzr")  # R29: graded before the decision
+    assert row.status == "done", row.outcome
+    row = await reply(wecom, "同意 D17", "wecom", "chenzr")
     assert row.outcome == "approve D17" and await state("D17") == "closed"
 
 

@@ -134,6 +134,20 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path, cli_db):
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in one_line(result)
 
 
+def test_serve_on_a_busy_console_port_is_one_line(tmp_path, cli_db):
+    """The console's port is bound with the service's, before anything starts: a busy one
+    ends `serve` with one line instead of a traceback and a process that never exits."""
+    with socket.socket() as taken, socket.socket() as free:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        free.bind(("127.0.0.1", 0))
+        port, console = free.getsockname()[1], taken.getsockname()[1]
+        free.close()
+        result = duban(tmp_path, "serve", "--port", str(port), database=cli_db, timeout=60,
+                       DUBAN_CONSOLE__PORT=str(console))
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{console}" in one_line(result)
+
+
 def test_plain_commands_print_no_log_lines(tmp_path, cli_db):
     """Issue 8 item 24: no INFO line on stderr from a plain CLI command."""
     for args in (("migrate",), ("import-org", "examples/org.csv"), ("scores",)):

@@ -107,15 +107,17 @@ async def run_story(service, ismg: Ismg, fake: FakeWeCom, http: aiohttp.ClientSe
                  src="8613800000002", dest=SP_CODE + "1")
     await until(in_state(MatterState.COMPLETION_REQUESTED))
 
-    # Graded (R29) and closed by the supervising office's head, in WeCom text.
-    for n, text in enumerate(("评定 D1 合格", "同意 D1")):
-        query, body = sealed(text_message("chenzr", text, 9001 + n), f"e2e-close{n}")
-        async with http.post(callback, params=query, data=body.encode()) as response:
-            assert response.status == 200
+    # Graded (R29: before the decision) and closed by the supervising office's head, in
+    # WeCom text.
+    query, body = sealed(text_message("chenzr", "评定 D1 良好", 9000), "e2e-grade")
+    async with http.post(callback, params=query, data=body.encode()) as response:
+        assert response.status == 200
+    query, body = sealed(text_message("chenzr", "同意 D1", 9001), "e2e-close")
+    async with http.post(callback, params=query, data=body.encode()) as response:
+        assert response.status == 200
     await until(in_state(MatterState.CLOSED))
 
     # The answers go back on the channel each message came from.
-    await service.tick()
     await service.dispatcher.run_once()  # the dispatcher loop's step
     close_answer = [m for m in fake.sent if m["touser"] == "chenzr" and m["msgtype"] == "text"]
     assert any("D1" in m["text"]["content"] for m in close_answer)

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from models import DevDelivery, Person, Role, Unit
-from service.app import build_app, build_service
+from service.app import build_app, build_service, serving_line
 from service.config import ConfigError, Settings, TelegramSettings
 from tests.bot.fake_telegram import TOKEN, FakeTelegram
 from tests.bot.fake_telegram import serve as serve_telegram
@@ -59,6 +59,9 @@ async def test_development_mode_mounts_the_dev_page(db, clock):
                    "webhook_url": "https://x.example/hook", "webhook_secret": "x"}},
      "telegram.webhook_secret"),
     ({"web_token": "abc"}, "web_token"),
+    ({"wecom": {"corp_id": "ww1", "agent_id": 1}}, "wecom.button_secret"),
+    ({"wecom": {"corp_id": "ww1", "agent_id": 1, "button_secret": "change-me"}},
+     "wecom.button_secret"),
 ])
 def test_unsafe_settings_are_refused_naming_the_setting(settings, named):
     """Issue 8 items 1 and 7: development mode on a public host (unless forced), the dev
@@ -109,3 +112,12 @@ async def test_sms_texts_honour_the_configured_time_zone(db, clock):
     await service.dispatcher.run_once()  # the dispatcher loop's step
     [notice] = await DevDelivery.filter(channel="sms", address="+8613800000002")
     assert "2026-12-30 16:00" in notice.text  # 2026-12-31 00:00 in Shanghai
+
+
+def test_serve_names_the_dev_page_only_in_development_mode():
+    """The README's quick start: `./dev serve` prints where /dev/sms is (the notices and the
+    console's login code are read there); a production `serve` names no such page."""
+    dev = serving_line(Settings(development=True, port=18080))
+    assert "http://127.0.0.1:18080/dev/sms" in dev and "sms: dev" in dev
+    production = serving_line(Settings(port=18080))
+    assert "/dev/sms" not in production and "sms: none" in production

@@ -77,7 +77,8 @@ def test_the_callback_token_never_reaches_the_access_log(tmp_path: Path):
     config.write_text('[sms]\nprovider = "aliyun"\n[sms.aliyun]\n' + "".join(
         f'{k} = "{v}"\n' for k, v in ALIYUN.items()), encoding="utf-8")
     port = closed_port()
-    env = {"PATH": "/usr/bin:/bin", "DUBAN_DATABASE_URL": f"sqlite://{tmp_path / 'd.sqlite3'}"}
+    env = {"PATH": "/usr/bin:/bin", "DUBAN_DATABASE_URL": f"sqlite://{tmp_path / 'd.sqlite3'}",
+           "DUBAN_CONSOLE__PORT": str(closed_port())}
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "--config", str(config), "serve", "--port",
          str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -17,7 +17,7 @@ CORP_ID = "ww0123456789abcdef"
 SECRET = "app-secret"
 TOKEN = "callbacktoken"
 AES_KEY = base64.b64encode(b"k" * 32).decode().rstrip("=")  # 43 characters
-BUTTON_SECRET = "button-secret"
+BUTTON_SECRET = "button-secret-for-the-tests"
 PREFIX = "/gov-wecom"  # 政务微信: the same API under a private deployment's own base
 
 
