@@ -6,6 +6,21 @@ from models.org import ChannelPreference
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
+class AddFieldWithDatabaseDefault(ops.AddField):
+    """ADD COLUMN ... NOT NULL with the default in the database too: tortoise's own AddField
+    carries no DEFAULT, so it fails on a table that already has rows (every upgrade)."""
+
+    def __init__(self, *args, column_sql: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.column_sql = column_sql
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        if state_editor is not None:
+            model = new_state.apps.get_model(f"{app_label}.{self.model_name}")
+            await state_editor.client.execute_script(
+                f"ALTER TABLE {model._meta.db_table} ADD COLUMN {self.column_sql}")
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0005_review_and_dialog_state')]
 
@@ -41,7 +56,8 @@ class Migration(migrations.Migration):
             name='policy',
             field=fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
         ),
-        ops.AddField(
+        AddFieldWithDatabaseDefault(
+            column_sql="channel_preference VARCHAR(16) NOT NULL DEFAULT 'both'",
             model_name='Person',
             name='channel_preference',
             field=fields.CharEnumField(default=ChannelPreference.BOTH, description='BOTH: both\nMESSENGER_FIRST: messenger_first\nSMS_ONLY: sms_only', enum_type=ChannelPreference, max_length=16),
