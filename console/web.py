@@ -43,6 +43,7 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["local"] = local_time
     env.globals["label"] = lambda group, key: labels(group).get(key, key)
+    env.globals["labels"] = labels  # a whole group, looked up once for a long list
     return env
 
 
@@ -132,7 +133,8 @@ async def visible_matter(request: web.Request, code: str) -> tuple[Person, Matte
     """The matter the viewer may see, or 403 — the same answer whether it does not exist or
     belongs to another unit, so neither its title nor its existence leaks."""
     person = viewer(request)
-    matter = await Matter.filter(await visible_matters(person), code=code.upper()).first()
+    matter = await Matter.filter(await visible_matters(person), code=code.upper()).select_related(
+        "initiator", "lead").first()
     if matter is None:
         raise forbidden(request, "not_your_unit")
     return person, matter
