@@ -162,7 +162,7 @@ async def current_session(token: str | None, now: datetime) -> ConsoleSession | 
         return None
     return await ConsoleSession.filter(token_hash=digest(token), ended_at=None,
                                        expires_at__gt=now, person__active=True
-                                       ).prefetch_related("person").first()
+                                       ).select_related("person").first()
 
 
 async def end_session(row: ConsoleSession, now: datetime) -> None:

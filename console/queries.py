@@ -120,7 +120,7 @@ async def listing(viewer: Person, f: Filters, now: datetime, tz) -> Listing:
     query, problems = await filtered(viewer, f, now, tz)
     if f.after:
         query = query.filter(id__lt=f.after)
-    rows = await query.order_by("-id").limit(PAGE_SIZE + 1).prefetch_related("lead")
+    rows = await query.order_by("-id").limit(PAGE_SIZE + 1).select_related("lead")
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return Listing(rows, await lights(rows, now), rows[-1].id if more else None, problems)
