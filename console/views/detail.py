@@ -7,6 +7,8 @@ from aiohttp import web
 from console.timeline import timeline, upcoming
 from console.web import SERVICE, page, visible_matter
 from models import Application, ApplicationStatus, Node
+from scheduler.policy import policy_summary
+from workflow.facts import matter_policy
 from workflow.permissions import Action, may
 from workflow.states import FINISHED
 
@@ -28,4 +30,5 @@ async def detail(request: web.Request) -> web.Response:
                 nodes=await Node.filter(matter=matter).order_by("due_at"),
                 entries=await timeline(matter),
                 planned=[] if closed else await upcoming(ctx, matter),
+                policy=policy_summary(matter_policy(ctx.policy, matter)),
                 notice=request.query.get("notice", ""), refused=request.query.get("refused", ""))

@@ -13,6 +13,7 @@ from console.auth import LoginRefused, digest, end_all_sessions, set_password
 from console.web import SERVICE, check_csrf, page, require, viewer
 from models import ApiToken, BoardInitiator, Person, Unit
 from service.org_import import import_file
+from workflow.delivery import PREFERENCE_NAMES
 from workflow.permissions import Action
 
 routes = web.RouteTableDef()
@@ -23,7 +24,7 @@ async def org_page(request: web.Request, status: int = 200, **context) -> web.Re
     boards = await BoardInitiator.all().prefetch_related("initiator")
     tokens = await ApiToken.filter(revoked_at=None).prefetch_related("person").order_by("id")
     return page(request, "org.j2", status=status, units=units, boards=boards, tokens=tokens,
-                **({"report": None, "new_token": "", "notice": ""} | context))
+                preferences=PREFERENCE_NAMES, **({"report": None, "new_token": "", "notice": ""} | context))
 
 
 @routes.get("/org")
@@ -81,7 +82,8 @@ async def end_sessions(request: web.Request) -> web.Response:
 @routes.get("/account")
 async def account(request: web.Request) -> web.Response:
     viewer(request)
-    return page(request, "account.j2", notice=request.query.get("notice", ""), error="")
+    return page(request, "account.j2", notice=request.query.get("notice", ""), error="",
+                preferences=PREFERENCE_NAMES)
 
 
 @routes.post("/account/password")
@@ -91,5 +93,6 @@ async def password(request: web.Request) -> web.Response:
     try:
         await set_password(person, str(form.get("password", "")))
     except LoginRefused as exc:
-        return page(request, "account.j2", status=400, notice="", error=exc.code)
+        return page(request, "account.j2", status=400, notice="", error=exc.code,
+                    preferences=PREFERENCE_NAMES)
     raise web.HTTPFound("/account?notice=password_set")
