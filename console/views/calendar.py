@@ -5,11 +5,9 @@ and node moves of `duban holidays import` (R6)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from aiohttp import web
 
+from console.uploads import saved_upload
 from console.web import SERVICE, check_csrf, page, require
 from service.holidays import SOURCE_NAMES, WEEKDAYS, import_holidays
 from workflow.holidays import calendar_warning, calendar_years_status, holidays
@@ -42,15 +40,10 @@ async def calendar(request: web.Request) -> web.Response:
 @routes.post("/calendar/import")
 async def upload(request: web.Request) -> web.Response:
     admin = await require(request, Action.ADMIN)
-    form = await check_csrf(request)
-    file = form.get("file")
-    suffix = Path(getattr(file, "filename", "") or "").suffix.lower()
-    if not hasattr(file, "file") or suffix not in SUFFIXES:
-        return await calendar_page(request, None, 400, notice="bad_file")
     service = request.app[SERVICE]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(file.file.read())
+    with saved_upload(await check_csrf(request), SUFFIXES) as path:
+        if path is None:
+            return await calendar_page(request, None, 400, notice="bad_file")
         report = await import_holidays(service.settings, path, service.ctx.clock,
                                        Actor(admin, "web"))
     year = report.years[0] if report.years else None

@@ -4,12 +4,11 @@ rejected rows shown; API tokens; ending a person's sessions. 账户: one's own p
 from __future__ import annotations
 
 import secrets
-import tempfile
-from pathlib import Path
 
 from aiohttp import web
 
 from console.auth import LoginRefused, digest, end_all_sessions, set_password
+from console.uploads import saved_upload
 from console.web import SERVICE, check_csrf, page, require, viewer
 from models import ApiToken, BoardInitiator, Person, Unit
 from service.org_import import import_file
@@ -36,14 +35,9 @@ async def org(request: web.Request) -> web.Response:
 @routes.post("/org/import")
 async def upload(request: web.Request) -> web.Response:
     await require(request, Action.ADMIN)
-    form = await check_csrf(request)
-    file = form.get("file")
-    suffix = Path(getattr(file, "filename", "") or "").suffix.lower()
-    if not hasattr(file, "file") or suffix not in (".csv", ".xlsx"):
-        return await org_page(request, 400, notice="bad_file")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(file.file.read())
+    with saved_upload(await check_csrf(request), (".csv", ".xlsx")) as path:
+        if path is None:
+            return await org_page(request, 400, notice="bad_file")
         report = await import_file(path)
     return await org_page(request, 400 if report.rejected else 200, report=report)
 
