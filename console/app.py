@@ -10,7 +10,19 @@ from aiohttp import web
 
 from console import api
 from console.auth import current_session
-from console.views import answer, decide, detail, login, matters, org, overview, register, scores
+from console.views import (
+    answer,
+    calendar,
+    decide,
+    detail,
+    login,
+    matters,
+    org,
+    overview,
+    preference,
+    register,
+    scores,
+)
 from console.web import CSRF, SERVICE, SESSION, SESSION_COOKIE, VIEWER, Handler, security_headers
 from service.app import bind
 from service.config import ConfigError
@@ -34,7 +46,8 @@ def build_console_app(service) -> web.Application:
     app = web.Application(middlewares=[security_headers, session], client_max_size=8 * 2**20)
     app[SERVICE] = service
     app.router.add_static("/static/", STATIC)
-    for module in (login, overview, matters, detail, register, answer, decide, scores, org):
+    for module in (login, overview, matters, detail, register, answer, decide, scores, org,
+                   preference, calendar):
         app.add_routes(module.routes)
     app.add_routes(api.routes)
     return app

@@ -63,10 +63,11 @@ class HolidayReport:
         return "\n".join(lines)
 
 
-async def import_holidays(settings: Settings, path: str | Path,
-                          clock: Clock | None = None) -> HolidayReport:
+async def import_holidays(settings: Settings, path: str | Path, clock: Clock | None = None,
+                          actor: Actor | None = None) -> HolidayReport:
     """Check the file; if every row is good, replace its years and move the nodes of the
-    open matters that count working days (nothing they had is repeated)."""
+    open matters that count working days (nothing they had is repeated). `actor`: the
+    console's administrator; the CLI by default."""
     clock = clock or SystemClock()
     report = HolidayReport()
     try:
@@ -81,7 +82,7 @@ async def import_holidays(settings: Settings, path: str | Path,
         return report
     report.years = await replace_years(report.days, clock.now())
     ctx = await settings.loaded_context(clock)
-    moved = await recount_working_days(ctx, Actor(None, "cli"), report.years)
+    moved = await recount_working_days(ctx, actor or Actor(None, "cli"), report.years)
     report.moved = [m.code for m in moved]
     return report
 

@@ -9,6 +9,8 @@ from aiohttp import web
 from console.timeline import timeline, upcoming
 from console.web import SERVICE, page, visible_matter
 from models import Application, ApplicationStatus, Matter, Node, Person
+from scheduler.policy import policy_summary
+from workflow.facts import matter_policy
 from workflow.permissions import Action, may
 from workflow.states import FINISHED
 
@@ -42,4 +44,5 @@ async def detail(request: web.Request) -> web.Response:
         nothing() if closed else upcoming(ctx, matter))
     return page(request, "matter.j2", m=matter, allowed=set(allowed), pending=pending,
                 nodes=nodes, entries=entries, planned=planned,
+                policy=policy_summary(matter_policy(ctx.policy, matter)),
                 notice=request.query.get("notice", ""), refused=request.query.get("refused", ""))

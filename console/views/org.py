@@ -4,15 +4,15 @@ rejected rows shown; API tokens; ending a person's sessions. 账户: one's own p
 from __future__ import annotations
 
 import secrets
-import tempfile
-from pathlib import Path
 
 from aiohttp import web
 
 from console.auth import LoginRefused, digest, end_all_sessions, set_password
+from console.uploads import saved_upload
 from console.web import SERVICE, check_csrf, page, require, viewer
 from models import ApiToken, BoardInitiator, Person, Unit
 from service.org_import import import_file
+from workflow.delivery import PREFERENCE_NAMES
 from workflow.permissions import Action
 
 routes = web.RouteTableDef()
@@ -23,7 +23,7 @@ async def org_page(request: web.Request, status: int = 200, **context) -> web.Re
     boards = await BoardInitiator.all().prefetch_related("initiator")
     tokens = await ApiToken.filter(revoked_at=None).prefetch_related("person").order_by("id")
     return page(request, "org.j2", status=status, units=units, boards=boards, tokens=tokens,
-                **({"report": None, "new_token": "", "notice": ""} | context))
+                preferences=PREFERENCE_NAMES, **({"report": None, "new_token": "", "notice": ""} | context))
 
 
 @routes.get("/org")
@@ -35,14 +35,9 @@ async def org(request: web.Request) -> web.Response:
 @routes.post("/org/import")
 async def upload(request: web.Request) -> web.Response:
     await require(request, Action.ADMIN)
-    form = await check_csrf(request)
-    file = form.get("file")
-    suffix = Path(getattr(file, "filename", "") or "").suffix.lower()
-    if not hasattr(file, "file") or suffix not in (".csv", ".xlsx"):
-        return await org_page(request, 400, notice="bad_file")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(file.file.read())
+    with saved_upload(await check_csrf(request), (".csv", ".xlsx")) as path:
+        if path is None:
+            return await org_page(request, 400, notice="bad_file")
         report = await import_file(path)
     return await org_page(request, 400 if report.rejected else 200, report=report)
 
@@ -81,7 +76,8 @@ async def end_sessions(request: web.Request) -> web.Response:
 @routes.get("/account")
 async def account(request: web.Request) -> web.Response:
     viewer(request)
-    return page(request, "account.j2", notice=request.query.get("notice", ""), error="")
+    return page(request, "account.j2", notice=request.query.get("notice", ""), error="",
+                preferences=PREFERENCE_NAMES)
 
 
 @routes.post("/account/password")
@@ -91,5 +87,6 @@ async def password(request: web.Request) -> web.Response:
     try:
         await set_password(person, str(form.get("password", "")))
     except LoginRefused as exc:
-        return page(request, "account.j2", status=400, notice="", error=exc.code)
+        return page(request, "account.j2", status=400, notice="", error=exc.code,
+                    preferences=PREFERENCE_NAMES)
     raise web.HTTPFound("/account?notice=password_set")
