@@ -109,8 +109,7 @@ async def filtered(viewer: Person, f: Filters, now: datetime, tz) -> tuple:
         if period is None:
             problems.append("period")
         else:
-            query = query.filter(created_at__gte=period.start.astimezone(UTC),
-                                 created_at__lt=period.end.astimezone(UTC))
+            query = query.filter(created_at__gte=period.start, created_at__lt=period.end)
     if f.q:
         query = query.filter(Q(code=f.q.upper()) | Q(title__icontains=f.q))
     return query, problems

@@ -3,8 +3,6 @@ bar chart; a unit's score events one click away."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from aiohttp import web
 
 from console.web import SERVICE, forbidden, page, viewer
@@ -58,8 +56,8 @@ async def unit_events(request: web.Request) -> web.Response:
     ctx = request.app[SERVICE].ctx
     year = year_of(request)
     period = Period.parse(str(year), ctx.clock.now().date(), ctx.tz)
-    events = await ScoreEvent.filter(unit=unit, at__gte=period.start.astimezone(UTC),
-                                     at__lt=period.end.astimezone(UTC)).order_by("at", "id")
+    events = await ScoreEvent.filter(unit=unit, at__gte=period.start,
+                                     at__lt=period.end).order_by("at", "id")
     seen = set(await Matter.filter(await visible_matters(person), id__in=[
         e.matter_id for e in events if e.matter_id]).values_list("id", "code"))
     codes = dict(seen)
