@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -58,7 +58,7 @@ def normal_phone(text: str) -> str:
         raise LoginRefused("bad_phone") from None
 
 
-async def send_code(phone_text: str, now: datetime) -> str:
+async def send_code(phone_text: str, now: datetime, tz: tzinfo = SHANGHAI) -> str:
     """Queue a fresh code to the phone by SMS and return it (tests, the dev page show it).
     An unknown phone gets the same answer as a known one and no SMS: no account probing."""
     phone = normal_phone(phone_text)
@@ -74,7 +74,7 @@ async def send_code(phone_text: str, now: datetime) -> str:
                                expires_at=now + CODE_VALID)
         if person:
             context = {"login_code": code,
-                       "valid_until": (now + CODE_VALID).astimezone(SHANGHAI).strftime("%H:%M")}
+                       "valid_until": (now + CODE_VALID).astimezone(tz).strftime("%H:%M")}
             await enqueue(kind="login_code", people=[person], context=context, due_at=now, now=now,
                           only_channel="sms")
     return code

@@ -11,7 +11,8 @@ from functools import cache
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context as TemplateContext
 
 from bot.texts import labels
 from models import Matter, Person
@@ -47,8 +48,11 @@ def environment() -> Environment:
     return env
 
 
-def local_time(instant: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return instant.astimezone(SHANGHAI).strftime(fmt) if instant else ""
+@pass_context
+def local_time(context: TemplateContext, instant: datetime | None,
+               fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as the service's `timezone` shows it (`page` puts it in every context)."""
+    return instant.astimezone(context.get("tz", SHANGHAI)).strftime(fmt) if instant else ""
 
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -57,7 +61,7 @@ def page(request: web.Request, template: str, status: int = 200, **context: Any)
     development = settings.development
     html = environment().get_template(template).render(
         viewer=request.get(VIEWER), csrf=request.get(CSRF, ""), development=development,
-        path=request.path, **context)
+        path=request.path, tz=service.ctx.tz, **context)
     return web.Response(text=html, content_type="text/html", status=status)
 
 

@@ -48,7 +48,8 @@ async def request_code(request: web.Request) -> web.Response:
     form = await check_csrf(request)
     phone = str(form.get("phone", ""))
     try:
-        await send_code(phone, request.app[SERVICE].ctx.clock.now())
+        ctx = request.app[SERVICE].ctx
+        await send_code(phone, ctx.clock.now(), ctx.tz)
     except LoginRefused as exc:
         return login_page(request, 400, phone=phone, error=exc.code)
     return login_page(request, phone=phone, notice="code_sent")

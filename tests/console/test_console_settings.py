@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -124,3 +125,16 @@ async def test_issue9_part5_matter_page_shows_the_policy_it_was_registered_under
     await page.goto(f"{served.console}/matters/{matter.code}")
     line = await page.locator("#policy").inner_text()
     assert "working_days=no" in line and "cadence=" in line
+
+
+async def test_console_shows_times_in_the_configured_timezone(served, browser):
+    """Known defect of issue 11 (closing note): pages showed Asia/Shanghai whatever the
+    `timezone` setting said. The matter page's node times follow the setting."""
+    matter = await register(served, "清理河道垃圾")
+    node = await Node.filter(matter=matter).order_by("due_at").first()
+    page = await sign_in(browser, served, SUPERVISOR)
+    for zone in (SHANGHAI, ZoneInfo("UTC")):
+        served.service.ctx.tz = zone
+        await page.goto(f"{served.console}/matters/{matter.code}")
+        shown = node.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        assert shown in await page.locator("main").inner_text()
