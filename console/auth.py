@@ -125,6 +125,19 @@ async def set_password(person: Person, password: str) -> None:
         await row.save(update_fields=["password_hash"])
 
 
+async def set_password_from_shell(phone_text: str, password: str, now: datetime) -> Person:
+    """`duban console-password`: the way in for a first administrator whom no SMS can reach
+    (no provider configured yet). Whoever runs it has the server's shell; it is audited."""
+    person = await Person.get_or_none(phone=normal_phone(phone_text), active=True)
+    if person is None:
+        raise LoginRefused("unknown_phone")
+    async with in_transaction():
+        await set_password(person, password)
+        await audit(None, Actor(None, "cli"), "console_password", None, None, now,
+                    person=person.id)
+    return person
+
+
 async def failed(phone: str, person: Person | None, now: datetime, how: str) -> None:
     """Count a wrong code or password; the MAX_FAILURES-th locks the phone. Always raises."""
     lock, _ = await LoginLock.get_or_create(phone=phone)

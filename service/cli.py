@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("simulate", "Rehearse a scenario on a virtual clock and print what would be sent "
             "(docs: simulate-contract.md).", run_simulate,
             ("scenario", "a YAML or JSON scenario file"))
+    command("console-password", "Set a person's console password, read from standard input "
+            "(the first administrator's way in before any SMS provider is set up); audited.",
+            run_console_password, ("phone", "the person's registered phone number"))
     add_holiday_commands(commands)
     add_replan_command(commands)
     return parser
@@ -219,6 +222,40 @@ def run_link_code(args: argparse.Namespace) -> int:
         return 1
     print(f"link code {code} queued by SMS to {args.phone}; valid for 24 hours")
     return 0
+
+
+def run_console_password(args: argparse.Namespace) -> int:
+    from console.auth import LoginRefused, set_password_from_shell
+    from scheduler.clock import SystemClock
+
+    password = read_password()
+    clock = SystemClock()
+    try:
+        person = asyncio.run(with_database(settings_of(args), set_password_from_shell(
+            args.phone, password, clock.now())))
+    except LoginRefused as exc:
+        print(f"duban console-password: {PASSWORD_REFUSALS[exc.code]}", file=sys.stderr)
+        return 1
+    print(f"console password set for {person.name}; sign in at /login with the phone and it")
+    return 0
+
+
+PASSWORD_REFUSALS = {"bad_phone": "not a phone number",
+                     "unknown_phone": "no active person has this phone number",
+                     "weak_password": "the password needs at least 10 characters"}
+
+
+def read_password() -> str:
+    """Typed twice at a terminal (not echoed), else the first line of standard input; never an
+    argument, which `ps` would show to every user of the machine."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("duban console-password: the two passwords differ")
+    return first
 
 
 def run_holidays_import(args: argparse.Namespace) -> int:

@@ -11,10 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def duban(tmp_path: Path, *args: str, database: Path | str | None = None, timeout: float = 60,
-          **env: str) -> subprocess.CompletedProcess:
-    """Run `duban ARGS` with a fresh SQLite file (or `database`: a path or a URL)."""
+          stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    """Run `duban ARGS` with a fresh SQLite file (or `database`: a path or a URL), `stdin` as
+    its standard input."""
     url = database if isinstance(database, str) else (
         f"sqlite://{database or tmp_path / 'd.sqlite3'}")
     return subprocess.run([sys.executable, "-m", "service.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT,
+                          text=True, timeout=timeout, cwd=ROOT, input=stdin,
                           env={"PATH": "/usr/bin:/bin", "DUBAN_DATABASE_URL": url, **env})

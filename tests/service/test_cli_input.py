@@ -165,3 +165,32 @@ def test_every_subcommand_and_argument_is_described():
         assert parser.description, name
         for action in parser._actions:
             assert action.help, (name, action.dest)
+
+
+def test_console_password_from_the_shell_lets_the_first_administrator_in(tmp_path, cli_db):
+    """Known defect of issue 11 (closing note): with no SMS provider, nobody could sign in to
+    the console the first time. `duban console-password` reads the password from stdin (never
+    argv), refuses bad input in one line, and is audited."""
+    assert duban(tmp_path, "import-org", "examples/org.csv", database=cli_db).returncode == 0
+    done = duban(tmp_path, "console-password", "13900000001", database=cli_db,
+                 stdin="a-long-passphrase\n")
+    assert done.returncode == 0 and "陈主任" in done.stdout, done.stderr
+    assert "a-long-passphrase" not in done.stdout + done.stderr
+    weak = duban(tmp_path, "console-password", "13900000001", database=cli_db, stdin="short\n")
+    assert weak.returncode == 1 and "at least 10 characters" in one_line(weak)
+    nobody = duban(tmp_path, "console-password", "13999999999", database=cli_db,
+                   stdin="a-long-passphrase\n")
+    assert nobody.returncode == 1 and "no active person" in one_line(nobody)
+
+
+async def test_console_password_set_from_the_shell_signs_in(db, clock):
+    from console.auth import set_password_from_shell, sign_in_with_password
+    from models import AuditEntry, Person, Role, Unit
+
+    unit = await Unit.create(key="ducha", name="区政府督查室")
+    await Person.create(unit=unit, name="陈主任", role=Role.HEAD, phone="+8613900000001")
+    await set_password_from_shell("139 0000 0001", "a-long-passphrase", clock.now())
+    person = await sign_in_with_password("13900000001", "a-long-passphrase", clock.now())
+    assert person.name == "陈主任"
+    row = await AuditEntry.get(action="console_password")
+    assert (row.channel, row.detail) == ("cli", {"person": person.id})
