@@ -143,19 +143,12 @@ class Inbox:
 
     async def drain(self, channel: str, sender: str) -> int:
         """Process the sender's waiting messages one by one in arrival order; returns how
-        many. Nothing when another worker (of this process or another instance) is on them:
-        it drains them all."""
-        key = (channel, sender)
-        if key in _draining:
-            return 0
-        _draining.add(key)
-        try:
-            done = 0
-            while await self.process_next(channel, sender):
-                done += 1
-            return done
-        finally:
-            _draining.discard(key)
+        many. Stops at once when another worker (of any instance) is on them: it drains
+        them all."""
+        done = 0
+        while await self.process_next(channel, sender):
+            done += 1
+        return done
 
     async def process_next(self, channel: str, sender: str) -> bool:
         """The sender's oldest waiting message, processed; False when there is none."""
@@ -548,13 +541,11 @@ def storable_json(value: Any) -> Any:
     return storable(str(value))
 
 
-_draining: set[tuple[str, str]] = set()  # (channel, sender) being drained in this process
-
-
 async def claim_next(channel: str, sender: str) -> InboundMessage | None:
-    """The sender's oldest waiting message, unless another instance is processing one of
-    theirs: a transaction-scoped advisory lock on the sender (PostgreSQL) keeps their
-    messages one at a time and in order across instances."""
+    """The sender's oldest waiting message, unless another worker is processing one of
+    theirs: on PostgreSQL a transaction-scoped advisory lock on the sender keeps their
+    messages one at a time and in order across workers and instances (SQLite runs one
+    transaction at a time anyway)."""
     if is_postgres():
         held = await Tortoise.get_connection("default").execute_query_dict(
             "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS held",

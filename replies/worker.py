@@ -91,9 +91,11 @@ class ReplyWorker:
             total += done
         return total
 
-    async def stop(self) -> None:
-        """Each message is processed in one transaction: one cut here rolls back and stays
-        `received`, to be processed after the restart."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the senders being drained finish, briefly; a message cut after that rolls
+        back and stays `received`, to be processed after the restart."""
+        if self.draining:
+            await asyncio.wait(self.draining.values(), timeout=grace)
         for task in list(self.draining.values()):
             task.cancel()
         await asyncio.gather(*self.draining.values(), return_exceptions=True)
