@@ -11,7 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,6 +152,46 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+async def wait_ready(base: str) -> None:
+    """Until the `duban serve` at `base` answers /healthz (up to 20 s)."""
+    from aiohttp import ClientSession
+
+    async with ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status in (200, 503):
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("duban serve did not come up")
+
+
+async def fake_http_provider() -> tuple[Any, int, Callable[[], int]]:
+    """An HTTP SMS provider on loopback answering every request OK as Alibaba does: its
+    runner, its port, and how many requests it has answered so far."""
+    import uuid
+
+    from aiohttp import web
+
+    count = [0]
+
+    async def send(request: web.Request) -> web.Response:
+        await request.read()
+        count[0] += 1
+        return web.json_response({"Code": "OK", "Message": "OK", "BizId": uuid.uuid4().hex,
+                                  "RequestId": uuid.uuid4().hex})
+
+    app = web.Application()
+    app.add_routes([web.post("/{tail:.*}", send), web.get("/{tail:.*}", send)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port, lambda: count[0]
 
 
 def stop(process: subprocess.Popen) -> None:

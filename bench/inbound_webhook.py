@@ -1,12 +1,20 @@
 """P3: replies per second through the HTTP webhook of `duban serve` (Alibaba SmsUp push, one
-reply a request), and the latency at a fixed 200 replies/s, on PostgreSQL.
+reply a request), the latency at a fixed 200 replies/s, the reply worker's rate and the time
+from a reply's arrival to its answer being sent, on PostgreSQL.
 
     .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick]
 
 Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
-matter: stored raw, parsed, applied, answered (the answer goes out through a local fake
-Alibaba endpoint). The ceiling from the same run is the same server refusing a wrong token
-(403): the HTTP stack alone. `--quick` runs 5 s per phase with 50 matters.
+matter. The webhook stores it raw and acknowledges; the reply worker of the same `duban serve`
+parses, applies and answers it, and the dispatcher sends the answer to a local fake Alibaba
+endpoint. Printed, with the ceiling of the same run beside them:
+(a) acknowledged replies/s, clients back to back (ceiling: the same server refusing a wrong
+    token, 403 — the HTTP stack alone);
+(b) p50/p99 acknowledgement latency at 200 replies/s;
+(c) the worker's parse-apply-answer rate, draining the backlog (a) left;
+(d) median time from a reply's arrival (its row) to its answer's `submitted` event, for the
+    replies of (b).
+`--quick` runs 5 s per phase with 50 matters.
 """
 
 from __future__ import annotations
@@ -17,14 +25,23 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiohttp import ClientSession, web  # noqa: E402
+import asyncpg  # noqa: E402
+from aiohttp import ClientSession  # noqa: E402
 
-from bench.common import arguments, free_port, fresh_database, start_serve, stop  # noqa: E402
+from bench.common import (  # noqa: E402
+    arguments,
+    dsn,
+    fake_http_provider,
+    free_port,
+    fresh_database,
+    start_serve,
+    stop,
+    wait_ready,
+)
 
 TOKEN = "bench-callback-token-0123456789"
 
@@ -47,35 +64,6 @@ async def seed(url: str, matters: int, units: int) -> list[tuple[str, str]]:
         return found
     finally:
         await close_database()
-
-
-async def fake_aliyun() -> tuple[web.AppRunner, int]:
-    """Answers every SendSms with OK, as Alibaba does."""
-    async def send(request: web.Request) -> web.Response:
-        await request.read()
-        return web.json_response({"Code": "OK", "Message": "OK", "BizId": uuid.uuid4().hex,
-                                  "RequestId": uuid.uuid4().hex})
-
-    app = web.Application()
-    app.add_routes([web.post("/{tail:.*}", send), web.get("/{tail:.*}", send)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
-
-
-async def wait_ready(base: str) -> None:
-    async with ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"{base}/healthz") as response:
-                    if response.status in (200, 503):
-                        return
-            except OSError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("duban serve did not come up")
 
 
 async def closed_loop(base: str, token: str, replies, seconds: float, clients: int
@@ -126,15 +114,56 @@ def p(latencies: list[float], q: int) -> float:
     return 1000 * statistics.quantiles(latencies, n=100)[q - 1]
 
 
+async def waiting(url: str) -> tuple[int, int]:
+    """Replies still `received`, and the last reply's id."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE status = 'received') AS left,"
+            " coalesce(max(id), 0) AS last FROM inbound_message")
+        return row["left"], row["last"]
+    finally:
+        await conn.close()
+
+
+async def worker_rate(url: str, limit: float) -> tuple[float, int]:
+    """(c): replies processed per second while the worker drains the backlog (at most
+    `limit` seconds); the rate and the replies still waiting at the end."""
+    before, _ = await waiting(url)
+    started = time.perf_counter()
+    left = before
+    while left and time.perf_counter() - started < limit:
+        await asyncio.sleep(0.5)
+        left, _ = await waiting(url)
+    return (before - left) / (time.perf_counter() - started), left
+
+
+async def answer_delays(url: str, after_id: int) -> list[float]:
+    """(d): seconds from each reply's arrival (id > after_id) to its answer's submission."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        rows = await conn.fetch("""
+            SELECT extract(epoch FROM e.at - i.received_at) AS delay
+            FROM inbound_message i
+            JOIN outbound_message o ON o.dedup_key LIKE 'reply:' || i.id || ':%'
+            JOIN message_event e ON e.message_id = o.id AND e.status = 'submitted'
+            WHERE i.id > $1""", after_id)
+        return [float(r["delay"]) for r in rows]
+    finally:
+        await conn.close()
+
+
 async def run(matters: int, seconds: float, clients: int) -> None:
     url = await fresh_database("bench_f_inbound")
     pairs = await seed(url, matters, units=min(50, matters))
     numbers = itertools.count(1)
     replies = ((code, phone, next(numbers)) for code, phone in itertools.cycle(pairs))
-    fake, fake_port = await fake_aliyun()
+    fake, fake_port, answered = await fake_http_provider()
     port = free_port()
     log = Path(tempfile.gettempdir()) / "bench_inbound_serve.log"
-    serve = start_serve(url, 1, log=log, DUBAN_PORT=str(port), DUBAN_SMS__PROVIDER="aliyun",
+    # A pool for the webhooks besides the worker, the dispatcher and the clock (default 5).
+    serve = start_serve(f"{url}?maxsize=20", 1, log=log, DUBAN_PORT=str(port),
+                        DUBAN_SMS__PROVIDER="aliyun",
                         DUBAN_SMS__ALIYUN__ENDPOINT=f"http://127.0.0.1:{fake_port}/",
                         DUBAN_SMS__ALIYUN__ACCESS_KEY_ID="bench",
                         DUBAN_SMS__ALIYUN__ACCESS_KEY_SECRET="bench-secret-0123456789",
@@ -145,16 +174,29 @@ async def run(matters: int, seconds: float, clients: int) -> None:
         await wait_ready(base)
         ceiling, _ = await closed_loop(base, "wrong-token-0123456789", replies, seconds, clients)
         rate, busy = await closed_loop(base, TOKEN, replies, seconds, clients)
+        processed, left = await worker_rate(url, 10 * seconds)
+        _, last = await waiting(url)
         steady = await open_loop(base, replies, seconds, 200.0)
+        await worker_rate(url, 10 * seconds)
+        await asyncio.sleep(2)  # the last answers are sent
+        delays = await answer_delays(url, last)
     finally:
         stop(serve)
         await fake.cleanup()
     print(f"{matters} matters; {clients} clients back to back for {seconds:.0f} s:")
-    print(f"  webhook, replies applied and answered: {rate:,.0f} replies/s "
+    print(f"  (a) webhook, replies stored and acknowledged: {rate:,.0f} replies/s "
           f"(p50 {p(busy, 50):.0f} ms, p99 {p(busy, 99):.0f} ms; goal >= 1,000/s)")
-    print(f"  ceiling, same server refusing a wrong token: {ceiling:,.0f} requests/s")
-    print(f"at 200 replies/s for {seconds:.0f} s: p50 {p(steady, 50):.0f} ms, "
+    print(f"      ceiling, the same server refusing a wrong token: {ceiling:,.0f} requests/s "
+          f"(a = {rate / ceiling:.0%} of it)")
+    print(f"  (b) at 200 replies/s for {seconds:.0f} s: ack p50 {p(steady, 50):.0f} ms, "
           f"p99 {p(steady, 99):.0f} ms (goal p99 < 50 ms)")
+    print(f"  (c) reply worker, parsed, applied and answered: {processed:,.0f} replies/s "
+          f"(goal >= 1,000/s; c/a = {processed / rate:.0%}; {left} left after the limit)")
+    if delays:
+        print(f"  (d) arrival to answer submitted, the replies of (b): median "
+              f"{statistics.median(delays) * 1000:,.0f} ms, p90 {p(delays, 90) / 1000:,.1f} s "
+              f"({len(delays)} answers; goal median < 1 s); the fake provider took "
+              f"{answered():,} requests in the run")
 
 
 def main() -> None:
