@@ -36,12 +36,22 @@ async def move(matter: Matter, event: Event, actor: Actor, now: datetime, **deta
 
 async def audit(matter: Matter | None, actor: Actor, action: str, before: str | None,
                 after: str | None, now: datetime, **detail: Any) -> None:
-    await AuditEntry.create(matter=matter, actor=actor.person, actor_label=actor.label,
-                            channel=actor.channel, action=action, before=before, after=after,
-                            detail={k: v for k, v in detail.items() if v is not None}, at=now)
+    await audit_entry(matter, actor, action, before, after, now, **detail).save()
+
+
+def audit_entry(matter: Matter | None, actor: Actor, action: str, before: str | None,
+                after: str | None, now: datetime, **detail: Any) -> AuditEntry:
+    """The audit row, not yet written (the clock writes a tick's rows at once)."""
+    return AuditEntry(matter=matter, actor=actor.person, actor_label=actor.label,
+                      channel=actor.channel, action=action, before=before, after=after,
+                      detail={k: v for k, v in detail.items() if v is not None}, at=now)
 
 
 async def add_score(matter: Matter, delta: str, reason: str, now: datetime) -> None:
-    """R32: the lead unit's points."""
-    await ScoreEvent.create(unit_id=matter.lead_id, matter=matter, delta=Decimal(delta),
-                            reason=reason, at=now)
+    await score_event(matter, delta, reason, now).save()
+
+
+def score_event(matter: Matter, delta: str, reason: str, now: datetime) -> ScoreEvent:
+    """R32: the lead unit's points (not yet written)."""
+    return ScoreEvent(unit_id=matter.lead_id, matter=matter, delta=Decimal(delta),
+                      reason=reason, at=now)
