@@ -32,8 +32,8 @@ from models import (
     Unit,
     YearEndList,
 )
-from scheduler.policy import BOARD_NAMES, Board
-from scheduler.rules import Action, Effect, Kind, plan, year_end_lists
+from scheduler.policy import BOARD_NAMES, Board, BoardPolicy
+from scheduler.rules import Action, Effect, Kind, board_policy, plan, year_end_lists
 from workflow import recipients
 from workflow.bulk import insert_new
 from workflow.context import Context
@@ -106,11 +106,12 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> i
             due = [a for a in actions if a.key not in done[matter.id] and a.at <= now]
             later = (a.at for a in actions if a.at > now and a.key not in done[matter.id])
             matter.next_action_at = min(later, default=now + LOOK_AHEAD)
-            work.append((matter, mark_stale(due, now)))
+            work.append((matter, board_policy(facts[matter.id], ctx.policy),
+                         mark_stale(due, now)))
         await carry_out(ctx, work, now)
         if matters:
             await Matter.bulk_update(matters, ["next_action_at"], batch_size=BATCH)
-    return sum(len(due) for _, due in work)
+    return sum(len(due) for _, _, due in work)
 
 
 def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
@@ -129,18 +130,20 @@ def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
     return result
 
 
-async def carry_out(ctx: Context, work: list[tuple[Matter, list[tuple[Action, bool]]]],
-                    now: datetime) -> None:
+Work = list[tuple[Matter, BoardPolicy, list[tuple[Action, bool]]]]  # due actions, stale?
+
+
+async def carry_out(ctx: Context, work: Work, now: datetime) -> None:
     """Claim the due actions' keys; do what each claimed one does; write it all at once."""
-    claimed = await claim([(m, a, stale) for m, due in work for a, stale in due], now)
+    claimed = await claim([(m, a, stale) for m, _, due in work for a, stale in due], now)
     if not claimed:
         return
-    matters = [m for m, _ in work]
+    matters = [m for m, _, _ in work]
     found = Carried(await recipients.load_directory(matters), await load_headings(matters))
-    for matter, due in work:
+    for matter, policy, due in work:
         for action, stale in due:
             if (matter.id, action.key) in claimed:
-                found.add(ctx, matter, action, stale)
+                found.add(ctx, matter, policy, action, stale)
     await found.write(ctx, now)
 
 
@@ -167,7 +170,8 @@ class Carried:
     rows: list[dict[str, Any]] = field(default_factory=list)
     people: dict[int, Person] = field(default_factory=dict)
 
-    def add(self, ctx: Context, matter: Matter, action: Action, stale: bool) -> None:
+    def add(self, ctx: Context, matter: Matter, policy: BoardPolicy, action: Action,
+            stale: bool) -> None:
         if action.penalty:  # a skipped urge still opened its episode (R32)
             self.scores.append(score_event(matter, PENALTIES[action.penalty.value],
                                            action.penalty.value, action.at))
@@ -176,7 +180,8 @@ class Carried:
         self.apply_effect(matter, action)
         people = self.directory.audience(matter, action.audience)
         self.people |= {p.id: p for p in people}
-        context = matter_context(ctx, matter, self.headings) | action_context(ctx, action)
+        context = matter_context(ctx, matter, policy, self.headings) | action_context(ctx,
+                                                                                       action)
         self.rows += letters(kind=action.kind.value, people=people, context=context,
                              due_at=action.at, matter=matter, dedup=f"{matter.id}:{action.key}")
 
@@ -218,15 +223,17 @@ async def load_headings(matters: list[Matter]) -> Headings:
 
 
 async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
-    return matter_context(ctx, matter, await load_headings([matter]))
+    return matter_context(ctx, matter, matter_policy(ctx.policy, matter),
+                          await load_headings([matter]))
 
 
-def matter_context(ctx: Context, matter: Matter, headings: Headings) -> dict[str, Any]:
+def matter_context(ctx: Context, matter: Matter, policy: BoardPolicy, headings: Headings
+                   ) -> dict[str, Any]:
     """What every template about a matter may use (plain JSON: it is stored on the row)."""
     first_due = headings.first_due.get(matter.id)
     return {
         # R6: on a board counting working days, "24 hours" would mislead; name the time.
-        "working_days": matter_policy(ctx.policy, matter).working_days,
+        "working_days": policy.working_days,
         "first_due": local_text(ctx, first_due) if first_due else "",
         "code": matter.code, "title": matter.title, "board": matter.board,
         "board_name": BOARD_NAMES[Board(matter.board)],

@@ -23,8 +23,8 @@ from service.replan import replan_command
 from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.records import Actor
-from workflow.upkeep import on_start
 from workflow.replan import replan_matters
+from workflow.upkeep import on_start
 
 from .conftest import assert_nodes_agree_with_the_clock, register
 
