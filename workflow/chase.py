@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from dispatch import metrics
+from dispatch.outbox import announce
 from models import (
     AuditEntry,
     ClockAction,
@@ -51,6 +52,8 @@ LOOK_AHEAD = timedelta(days=40)  # a matter with nothing due sooner is looked at
 PENALTIES = {"urge_episode": "-0.1", "supervised": "-0.5"}  # R32
 REPLAN_CHUNK = 2000  # matters without a planned next moment looked at per tick
 BATCH = 1000  # matters caught up in one transaction
+
+Work = list[tuple[Matter, BoardPolicy, list[tuple[Action, bool]]]]  # due actions, stale?
 
 
 async def run_clock(ctx: Context) -> int:
@@ -95,23 +98,30 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> i
     async with in_transaction():
         matters = await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
             "id").select_for_update(skip_locked=skip_locked)
-        done: dict[int, set[str]] = {m.id: set() for m in matters}
-        for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
-                "matter_id", "key"):
-            done[matter_id].add(key)
-        facts = await many_facts(matters)
-        work = []
-        for matter in matters:
-            actions = plan(facts[matter.id], ctx.policy, ctx.calendar, now + LOOK_AHEAD)
-            due = [a for a in actions if a.key not in done[matter.id] and a.at <= now]
-            later = (a.at for a in actions if a.at > now and a.key not in done[matter.id])
-            matter.next_action_at = min(later, default=now + LOOK_AHEAD)
-            work.append((matter, board_policy(facts[matter.id], ctx.policy),
-                         mark_stale(due, now)))
-        await carry_out(ctx, work, now)
+        work = await planned(ctx, matters, now)
+        wrote = await carry_out(ctx, work, now)
         if matters:
             await Matter.bulk_update(matters, ["next_action_at"], batch_size=BATCH)
+    if wrote:  # again after the commit: SQLite has no NOTIFY to wake this process's loop then
+        await announce()
     return sum(len(due) for _, _, due in work)
+
+
+async def planned(ctx: Context, matters: list[Matter], now: datetime) -> Work:
+    """Each matter's due actions not done yet (marked stale or not), and its next moment."""
+    done: dict[int, set[str]] = {m.id: set() for m in matters}
+    for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
+            "matter_id", "key"):
+        done[matter_id].add(key)
+    facts = await many_facts(matters)
+    work = []
+    for matter in matters:
+        actions = plan(facts[matter.id], ctx.policy, ctx.calendar, now + LOOK_AHEAD)
+        due = [a for a in actions if a.key not in done[matter.id] and a.at <= now]
+        later = (a.at for a in actions if a.at > now and a.key not in done[matter.id])
+        matter.next_action_at = min(later, default=now + LOOK_AHEAD)
+        work.append((matter, board_policy(facts[matter.id], ctx.policy), mark_stale(due, now)))
+    return work
 
 
 def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
@@ -130,21 +140,19 @@ def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
     return result
 
 
-Work = list[tuple[Matter, BoardPolicy, list[tuple[Action, bool]]]]  # due actions, stale?
-
-
-async def carry_out(ctx: Context, work: Work, now: datetime) -> None:
-    """Claim the due actions' keys; do what each claimed one does; write it all at once."""
+async def carry_out(ctx: Context, work: Work, now: datetime) -> bool:
+    """Claim the due actions' keys; do what each claimed one does; write it all at once.
+    Returns whether it wrote message rows."""
     claimed = await claim([(m, a, stale) for m, _, due in work for a, stale in due], now)
     if not claimed:
-        return
+        return False
     matters = [m for m, _, _ in work]
     found = Carried(await recipients.load_directory(matters), await load_headings(matters))
     for matter, policy, due in work:
         for action, stale in due:
             if (matter.id, action.key) in claimed:
                 found.add(ctx, matter, policy, action, stale)
-    await found.write(ctx, now)
+    return await found.write(ctx, now)
 
 
 async def claim(due: list[tuple[Matter, Action, bool]], now: datetime) -> set[tuple[int, str]]:
@@ -197,13 +205,13 @@ class Carried:
             self.audits.append(audit_entry(matter, CLOCK, "accountability", before, before,
                                            action.at))
 
-    async def write(self, ctx: Context, now: datetime) -> None:
+    async def write(self, ctx: Context, now: datetime) -> bool:
         await ScoreEvent.bulk_create(self.scores)
         for state in {m.state for m in self.moved.values()}:
             await Matter.filter(id__in=[i for i, m in self.moved.items() if m.state == state]
                                 ).update(state=state)
         await AuditEntry.bulk_create(self.audits)
-        await write_letters(ctx, self.rows, self.people.values(), now)
+        return bool(await write_letters(ctx, self.rows, self.people.values(), now))
 
 
 @dataclass(frozen=True)
