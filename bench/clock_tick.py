@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -94,13 +95,15 @@ async def rows_written() -> dict[str, int]:
             for t in WRITTEN}
 
 
-async def timed_tick(ctx: Context) -> tuple[float, int, dict[str, int]]:
+async def timed_tick(ctx: Context) -> tuple[float, float, int, dict[str, int]]:
+    """Wall time, this process's CPU time (less sensitive to a loaded machine; the rest is
+    the database's work and waiting for a core), actions done, rows written."""
     before = await rows_written()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     done = await run_clock(ctx)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     after = await rows_written()
-    return elapsed, done, {t: after[t] - before[t] for t in WRITTEN}
+    return elapsed, cpu, done, {t: after[t] - before[t] for t in WRITTEN}
 
 
 async def one_at_a_time(ctx: Context, sample: int) -> tuple[float, int]:
@@ -111,10 +114,12 @@ async def one_at_a_time(ctx: Context, sample: int) -> tuple[float, int]:
     return time.perf_counter() - started, done
 
 
-def tick_line(name: str, elapsed: float, done: int, written: dict[str, int]) -> str:
+def tick_line(name: str, elapsed: float, cpu: float, done: int, written: dict[str, int]
+              ) -> str:
     per = f"{1000 * elapsed / done:.2f} ms/action" if done else "-"
     rows = ", ".join(f"{t} {n}" for t, n in written.items() if n)
-    return f"{name}: {elapsed:.2f} s, {done} actions, {per}; rows written: {rows}"
+    return (f"{name}: {elapsed:.2f} s ({cpu:.2f} s CPU in duban), {done} actions, {per}; "
+            f"rows written: {rows}")
 
 
 async def run(matters: int, units: int, sample: int, database: str) -> None:
@@ -131,13 +136,13 @@ async def run(matters: int, units: int, sample: int, database: str) -> None:
     print(f"idle tick (nothing due): {1000 * idle:.1f} ms")
     clock.set(START + timedelta(hours=27))  # 1d deadline + 3 h: an urge for every matter
     alone, alone_done = await one_at_a_time(ctx, sample)
-    elapsed, done, written = await timed_tick(ctx)
-    print(tick_line("urge tick (batched)", elapsed, done, written))
+    elapsed, cpu, done, written = await timed_tick(ctx)
+    print(tick_line("urge tick (batched)", elapsed, cpu, done, written))
     if alone_done and done:
         batched, single = elapsed / done, alone / alone_done
         print(f"one matter at a time (catch_up, {sample} matters first): "
               f"{1000 * single:.2f} ms/action; batched {single / batched:.1f}x faster per action")
-    print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     await close_database()
 
 
