@@ -40,8 +40,8 @@ from workflow.bulk import insert_new
 from workflow.context import Context
 from workflow.delivery import deliver, letters, write_letters
 from workflow.facts import many_facts, matter_policy
-from workflow.records import CLOCK, audit_entry, score_event
-from workflow.states import FINISHED, OPEN, Event, next_state
+from workflow.records import CLOCK, audit_entry, moved, score_event
+from workflow.states import FINISHED, OPEN, Event
 from workflow.upkeep import before_tick
 
 log = logging.getLogger("duban.clock")
@@ -194,16 +194,13 @@ class Carried:
                              due_at=action.at, matter=matter, dedup=f"{matter.id}:{action.key}")
 
     def apply_effect(self, matter: Matter, action: Action) -> None:
-        before = matter.state
-        if action.effect in EFFECT_EVENTS:
-            event = EFFECT_EVENTS[action.effect]
-            matter.state = next_state(before, event, continuing=matter.continuing_since is not None)
+        if action.effect in EFFECT_EVENTS:  # `clock_action=`, not `action=`: audit's own
+            self.audits.append(moved(matter, EFFECT_EVENTS[action.effect], CLOCK, action.at,
+                                     clock_action=action.key))
             self.moved[matter.id] = matter
-            self.audits.append(audit_entry(matter, CLOCK, event.value, before, matter.state,
-                                           action.at, clock_action=action.key))
         elif action.effect is Effect.ACCOUNTABILITY:
-            self.audits.append(audit_entry(matter, CLOCK, "accountability", before, before,
-                                           action.at))
+            self.audits.append(audit_entry(matter, CLOCK, "accountability", matter.state,
+                                           matter.state, action.at))
 
     async def write(self, ctx: Context, now: datetime) -> bool:
         await ScoreEvent.bulk_create(self.scores)

@@ -63,8 +63,8 @@ def channel_for(person: Person, kind: str) -> str | None:
 async def deliver(ctx: Context, *, kind: str, people: Iterable[Person], context: dict[str, Any],
                   due_at: datetime, now: datetime, matter: Matter | None = None,
                   dedup: str | None = None) -> list[OutboundMessage]:
-    """`enqueue`, person by person on the channels their preference picks; a messenger-first
-    message about a matter gets its SMS fallback check."""
+    """One row per person and channel their preference picks, written at once; a
+    messenger-first message about a matter gets its SMS fallback check."""
     people = list(people)
     return await write_letters(ctx, letters(kind=kind, people=people, context=context,
                                             due_at=due_at, matter=matter, dedup=dedup),

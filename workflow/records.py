@@ -28,10 +28,18 @@ CLOCK = Actor(None, "clock")
 
 async def move(matter: Matter, event: Event, actor: Actor, now: datetime, **detail: Any) -> None:
     """Apply the state machine and write the audit row (inside the caller's transaction)."""
+    entry = moved(matter, event, actor, now, **detail)
+    await matter.save()
+    await entry.save()
+
+
+def moved(matter: Matter, event: Event, actor: Actor, now: datetime,
+          **detail: Any) -> AuditEntry:
+    """Apply the state machine to `matter` in memory; returns the audit row, not yet
+    written (the clock writes a tick's moves at once)."""
     before = matter.state
     matter.state = next_state(before, event, continuing=matter.continuing_since is not None)
-    await matter.save()
-    await audit(matter, actor, event.value, before, matter.state, now, **detail)
+    return audit_entry(matter, actor, event.value, before, matter.state, now, **detail)
 
 
 async def audit(matter: Matter | None, actor: Actor, action: str, before: str | None,

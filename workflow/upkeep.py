@@ -11,8 +11,8 @@ from workflow.holidays import calendar_stamp, load_calendar
 
 async def on_start(ctx: Context) -> None:
     """Matters from before policy snapshots get theirs (once, after the upgrade). Nothing
-    else is replanned: each matter follows its snapshot, and an imported calendar replans
-    the matters it moves when it is imported (`recount_working_days`)."""
+    is replanned: each matter follows its snapshot, and a calendar import recomputes the
+    open matters' next moments when it is imported (`recount_working_days`)."""
     await snapshot_missing(ctx.policy)
 
 
