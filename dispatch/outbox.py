@@ -173,6 +173,8 @@ async def claim_due(now: datetime, worker: str, lease: timedelta, limit: int = 5
         ids = await claim_postgres(now, until, worker, limit)
     else:
         ids = await claim_sqlite(now, until, worker, limit)
+    if not ids:
+        return []  # nothing due: no second query
     return await OutboundMessage.filter(id__in=ids).order_by("due_at", "id")
 
 
