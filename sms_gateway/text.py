@@ -80,8 +80,11 @@ def segments(text: str, enc: Encoding | None = None) -> list[str]:
     `enc` forces an alphabet (CMPP sends everything as UCS-2); by default the text picks it."""
     enc = enc or encoding(text)
     single, per_part = _LIMITS[enc]
-    if _units(text, enc) <= single:
+    units = _units(text, enc)
+    if units <= single:
         return [text]
+    if units == len(text):  # every character one unit (the usual case): plain slices
+        return [text[i:i + per_part] for i in range(0, len(text), per_part)]
     parts: list[str] = []
     current: list[str] = []
     used = 0
