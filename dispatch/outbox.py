@@ -272,6 +272,9 @@ async def provider_ids_written(channel: str, provider_id: str) -> bool:
     return True
 
 
+GROUP_COMMIT_WAIT = 0.01  # seconds
+
+
 class SubmittedWriter:
     """Records accepted sends in batches (group commit): what arrives while one batch is being
     written goes into the next, so a busy dispatcher commits many outcomes at once and an
@@ -299,6 +302,9 @@ class SubmittedWriter:
 
     async def write_all(self) -> None:
         while self.queue:
+            # Under load outcomes arrive a few per millisecond: waiting this long for more
+            # makes one commit of dozens instead of dozens of commits; idle, it is unnoticed.
+            await asyncio.sleep(GROUP_COMMIT_WAIT)
             batch, self.queue = self.queue, []
             try:
                 await write_submitted([(row, ids, now) for row, ids, now, _ in batch])
