@@ -132,12 +132,17 @@ async def serve_smsc(port: int, receipts: bool) -> None:
     async def deliver(esme: smpp34.Esme, kind: str, to: str, text: bytes, **fields) -> None:
         try:
             answer = await asyncio.wait_for(esme.deliver_sm(to, text, **fields), 30)
-            delivered[kind if answer.is_success else "refused"] += 1
-            if not answer.is_success:
-                print(f"smsc: {kind} refused with {answer.command_status:#x}", file=sys.stderr)
+            if answer.is_success:
+                delivered[kind] += 1
+            else:
+                refused(kind, f"status {answer.command_status:#x}")
         except (smpp34.SmppError, TimeoutError, OSError) as exc:
-            delivered["refused"] += 1
-            print(f"smsc: {kind} not delivered: {exc!r}", file=sys.stderr)
+            refused(kind, repr(exc))
+
+    def refused(kind: str, why: str) -> None:
+        delivered["refused"] += 1
+        if delivered["refused"] <= 5:  # the first few say why; the count says how many
+            print(f"smsc: {kind} not delivered: {why}", file=sys.stderr)
 
     def later(coroutine) -> None:
         task = asyncio.create_task(coroutine)
