@@ -80,9 +80,11 @@ async def matter_by_number(person: Person, number: int, now: datetime) -> Matter
 
 
 async def lock(person: Person) -> None:
-    """Two replies of one person at once must not both take the same free number."""
+    """Two replies of one person at once must not both take the same free number. FOR NO KEY
+    UPDATE: a message row to this person being inserted meanwhile (its foreign key takes KEY
+    SHARE) is not held up by it, so the lock cannot close a deadlock with a matter's lock."""
     if is_postgres():
-        await Person.filter(id=person.id).select_for_update().first()
+        await Person.filter(id=person.id).select_for_update(no_key=True).first()
 
 
 async def release_finished(person: Person, now: datetime) -> None:

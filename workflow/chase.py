@@ -97,7 +97,7 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> i
     now = ctx.clock.now()
     async with in_transaction():
         matters = await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
-            "id").select_for_update(skip_locked=skip_locked)
+            "id").select_for_update(skip_locked=skip_locked, no_key=True)
         work = await planned(ctx, matters, now)
         wrote = await carry_out(ctx, work, now)
         if matters:

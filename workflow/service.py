@@ -15,6 +15,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from dispatch.wakeup import is_postgres
 from models import (
     Application,
     ApplicationKind,
@@ -153,6 +154,7 @@ async def next_code(board: Board) -> str:
 async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: str,
                         text: str, *, ack_only: bool) -> Feedback:
     """A receipt (收到) or a progress report; satisfies the earliest open node it may."""
+    await hold(matter)
     await check_reporter(matter, person)
     now = ctx.clock.now()
     async with in_transaction():
@@ -175,6 +177,7 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
 async def request_extension(ctx: Context, matter: Matter, person: Person, channel: str,
                             new_deadline: date, text: str) -> Application:
     """R17: at least 2 days before the last node, with a plan and a reason."""
+    await hold(matter)
     await check_reporter(matter, person)
     now = ctx.clock.now()
     last_due = await last_deadline(ctx, matter)
@@ -208,6 +211,7 @@ async def last_deadline(ctx: Context, matter: Matter) -> datetime:
 async def request_completion(ctx: Context, matter: Matter, person: Person, channel: str,
                              text: str) -> Application:
     """R27: the completion application; R8: the chase stops while it is pending."""
+    await hold(matter)
     await check_reporter(matter, person)
     now = ctx.clock.now()
     if await pending_application(matter, ApplicationKind.COMPLETION):
@@ -246,6 +250,7 @@ async def record_consent(ctx: Context, matter: Matter, person: Person, channel: 
                          agreed: bool, text: str) -> int:
     """R28: the unit reports one attempt to get the service object's consent. Returns how
     many times the service object has refused so far."""
+    await hold(matter)
     await check_reporter(matter, person)
     if not matter.service_object:
         raise Refused("no_service_object")
@@ -257,6 +262,19 @@ async def record_consent(ctx: Context, matter: Matter, person: Person, channel: 
                     agreed=agreed)
         await forward(ctx, matter, "consent", text, person, now, agreed=agreed)
     return await ConsentAttempt.filter(matter=matter, agreed=False).count()
+
+
+async def hold(matter: Matter) -> None:
+    """Take the matter's row lock for the rest of the transaction, then read it afresh.
+    Every change to one matter (A and B posts replying at once, a supervisor, the clock's
+    catch-up) then waits for the one before it instead of deadlocking on its node rows, and
+    decides on the state that one left. FOR NO KEY UPDATE, as the clock's own lock: it does
+    not conflict with the KEY SHARE locks that inserting rows which reference the matter
+    takes (a short number, an outbound row), so it cannot deadlock with those either.
+    PostgreSQL only: SQLite has one writer at a time."""
+    if is_postgres():
+        await Matter.filter(id=matter.id).select_for_update(no_key=True).first()
+        await matter.refresh_from_db()
 
 
 async def check_reporter(matter: Matter, person: Person) -> None:
@@ -291,6 +309,7 @@ async def approve(ctx: Context, matter: Matter, person: Person, channel: str) ->
 
     A completion is graded first (R29); then the board's approval chain (R30) says whether
     this person's approval is the supervising office's review or the final decision."""
+    await hold(matter)
     await check_may(matter, person, Action.REVIEW)
     application = await pending_application(matter)
     if application is None:
@@ -372,6 +391,7 @@ async def close(ctx: Context, matter: Matter, application: Application, person: 
 async def return_matter(ctx: Context, matter: Matter, person: Person, channel: str,
                         reason: str) -> str:
     """R16: return the pending application, else the latest report, with a reason."""
+    await hold(matter)
     await check_may(matter, person, Action.RETURN)
     now = ctx.clock.now()
     application = await pending_application(matter)
@@ -399,6 +419,7 @@ async def return_matter(ctx: Context, matter: Matter, person: Person, channel: s
 async def grade(ctx: Context, matter: Matter, person: Person, channel: str, value: str) -> None:
     """R29: grade the completion application, once; 不合格 returns the matter to the unit.
     A second grade is refused: a changed grade is `correct_grade`, audited as such."""
+    await hold(matter)
     application = await application_to_grade(matter, person, value)
     if application.grade:
         raise Refused("already_graded", code=matter.code, grade=application.grade)
@@ -420,6 +441,7 @@ async def correct_grade(ctx: Context, matter: Matter, person: Person, channel: s
     grade's points are reversed by a score event of their own (the record keeps both) and
     the new grade's added; the audit row names both grades and the reason. Returns the
     grade replaced."""
+    await hold(matter)
     application = await application_to_grade(matter, person, value)
     old = application.grade
     if old is None:
