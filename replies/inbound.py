@@ -53,7 +53,7 @@ from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
 from scheduler.rules import Kind, node_states
 from sms_gateway.text import to_e164
-from workflow import service
+from workflow import queries, service
 from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
@@ -73,6 +73,9 @@ LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
 # A question asked back ("您是想回复“D2 收到”吗？") may be confirmed with "是" only as the
 # person's very next message on that channel, and only this soon after it.
 CONFIRM_WINDOW = timedelta(minutes=30)
+VIEW_LINES = 3  # open nodes and latest records in a view answer: it must stay an SMS or two
+SHORT_TIME = "%m-%d %H:%M"
+SYSTEM_ACTORS = {"clock", "cli", "web", "simulate", "sms", "telegram", "wecom"}  # Actor.label
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
 INBOUND_TOPIC = "duban_inbound"  # the reply workers' wake-up (dispatch.wakeup)
 
@@ -486,6 +489,29 @@ async def grade(ctx: Context, intent: Intent, matter: Matter, person: Person, ch
     return "graded", {"grade": intent.grade}
 
 
+async def view(
+    ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
+) -> Done:
+    """查看 D17 (or "/matter D17", as supervisors' messages say): the matter's state, its
+    open nodes and latest records, for whoever may see it — also by SMS."""
+    if not await may(person, Action.VIEW, matter):
+        raise Refused("not_visible")
+    found = await queries.matter_view(matter.code, [matter.board])
+    now, tz = ctx.clock.now(), ctx.tz
+    open_nodes = [n for n in found.nodes if n.satisfied_at is None] if found else []
+    # A receipt is both a feedback and the state move it causes: the move says it.
+    records = [e for e in found.entries if (e.kind, e.what) != ("feedback", "ack")] if found else []
+    return "matter_view", {
+        "nodes_done": len(found.nodes) - len(open_nodes) if found else 0,
+        "open_nodes": [{"node": n.key, "at": n.due_at.astimezone(tz).strftime(SHORT_TIME),
+                        "overdue": n.due_at < now} for n in open_nodes[:VIEW_LINES]],
+        "entries": [{"at": e.at.astimezone(tz).strftime(SHORT_TIME),
+                     "who": "系统" if e.who in SYSTEM_ACTORS else e.who,
+                     "kind": e.kind, "what": e.what, "state": e.state or ""}
+                    for e in records[-VIEW_LINES:]],
+    }
+
+
 COMMANDS: dict[IntentKind, MatterCommand] = {
     IntentKind.ACKNOWLEDGE: acknowledge,
     IntentKind.PROGRESS: progress,
@@ -495,6 +521,7 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
     IntentKind.APPROVE: approve,
     IntentKind.RETURN: return_,
     IntentKind.GRADE: grade,
+    IntentKind.VIEW: view,
 }
 
 

@@ -81,6 +81,7 @@ class IntentKind(StrEnum):
     RETURN = "return"
     GRADE = "grade"
     CONFIRM = "confirm"  # "是": apply the interpretation the last answer asked about
+    VIEW = "view"  # 查看 D17 / "/matter D17": the matter's state, nodes and latest records
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,8 @@ _WORDS = (
     _word(r"(?:已经|已全部|已)?完成", _K.COMPLETION, _Follow.VERB),
     _word(rf"(?:任务|事项)?列表|查询|{_slash('list')}", _K.LIST),
     _word(rf"帮助|{_slash('help')}", _K.HELP),
+    # What supervisors' messages tell them to reply ("回复“/matter D17”查看全过程").
+    _word(rf"查看|{_slash('matter')}", _K.VIEW),
     _word(rf"同意|批准|{_slash('approve')}", _K.APPROVE),
     _word(rf"退回|驳回|{_slash('return')}", _K.RETURN),
     _word(rf"评定|评级|{_slash('grade')}", _K.GRADE),
@@ -569,7 +572,7 @@ def _consent(reply: _Reply, today: date) -> Parsed:
 
 
 def _plain(reply: _Reply, today: date) -> Parsed:
-    """列表 / 帮助: optionally a code, nothing else ("帮助我们协调…" is no help request)."""
+    """列表 / 帮助 / 查看: optionally a code, nothing else ("帮助我们协调…" is no help request)."""
     code, body = _matter_code(reply, strict=True)
     if not _is_filler(body):
         return _unknown(reply.source)
@@ -629,6 +632,7 @@ _HANDLERS: dict[IntentKind, Callable[[_Reply, date], Parsed]] = {
     _K.CONSENT: _consent,
     _K.LIST: _plain,
     _K.HELP: _plain,
+    _K.VIEW: _plain,
     _K.APPROVE: _approve,
     _K.RETURN: _return,
     _K.GRADE: _grade,

@@ -120,3 +120,27 @@ async def test_r8_second_completion_application_is_refused(org, ctx, inbox):
     row = await send(inbox, "D17 办结 已清理")
     assert row.outcome == "refused application_pending D17"
     assert "审核中" in await answer_text(row)
+
+
+async def test_r36_supervisor_can_use_the_view_reply_our_sms_names(org, ctx, inbox):
+    """Feedback, escalation and phone-urge texts to supervisors say 回复“/matter D17”查看全过程
+    (R36: every message says how to reply). By SMS too, that reply is understood: the state,
+    the open nodes and the latest records, in a few SMS segments."""
+    await new_matter(ctx, "D17")
+    await send(inbox, "D17 收到 已安排李一办理")
+    for text in ("/matter D17", "查看 D17", "d17 查看"):
+        row = await send(inbox, text, sender=SUPERVISOR)
+        assert (row.status, row.outcome) == ("done", "view D17")
+        answer = await answer_text(row)
+        assert answer.startswith("【督办】办理情况：D17「") and "，已确认收到，" in answer
+        assert "未反馈节点：3天节点（初步办理情况），" in answer and "李一：已确认收到" in answer
+        assert "回复“列表”" in answer and len(answer) <= 210, answer
+
+
+async def test_r36_view_is_refused_to_another_unit_naming_only_the_code(org, ctx, inbox):
+    """Issue 8 item 6: someone who may not see the matter learns nothing of it."""
+    await new_matter(ctx, "D17")
+    row = await send(inbox, "/matter D17", sender=OTHER_UNIT)
+    assert (row.status, row.outcome) == ("refused", "refused not_visible D17")
+    answer = await answer_text(row)
+    assert "无权查看" in answer and "「" not in answer
