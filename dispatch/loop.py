@@ -15,13 +15,15 @@ import logging
 
 from dispatch.dispatcher import Dispatcher
 from dispatch.outbox import NOTIFY_CHANNEL
-from dispatch.wakeup import Wakeup
+from dispatch.wakeup import WakeLoop, Wakeup
 from models import MessageStatus, OutboundMessage
 
 log = logging.getLogger("duban.dispatch")
 
 
-class DispatchLoop:
+class DispatchLoop(WakeLoop):
+    label = "dispatch loop"
+
     def __init__(self, dispatcher: Dispatcher, *, poll_seconds: float = 5.0,
                  database_url: str | None = None) -> None:
         self.dispatcher = dispatcher
@@ -30,23 +32,11 @@ class DispatchLoop:
         self.batches: set[asyncio.Task] = set()
         self.in_flight = 0  # rows claimed and not yet recorded
 
-    async def run(self) -> None:
-        """Run until cancelled."""
-        self.wake.start()
-        try:
-            while True:
-                await self.wake.listen()
-                self.wake.clear()
-                try:
-                    claimed = await self.fill()
-                except Exception:  # a database hiccup must not end sending for good
-                    log.exception("dispatch loop: claiming failed")
-                    claimed = 0
-                if claimed:
-                    continue
-                await self.sleep()
-        finally:
-            await self.stop()
+    async def step(self) -> bool:
+        return await self.fill() > 0
+
+    async def rest(self) -> None:
+        await self.sleep()
 
     async def fill(self) -> int:
         """Claim batches while there is room and due rows; returns how many rows."""
@@ -89,11 +79,7 @@ class DispatchLoop:
         await self.wake.wait(timeout)
 
     async def wait_for_room(self) -> None:
-        waiter = asyncio.create_task(self.wake.event.wait())
-        try:
-            await asyncio.wait({waiter, *self.batches}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
+        await self.wake.wait_or(self.batches)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Let the sends in flight finish (a cut send's outcome would be unknown), briefly."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,6 +71,14 @@ class Wakeup:
         self.rechecks = RECHECKS
         return True
 
+    async def wait_or(self, tasks: Iterable[asyncio.Task]) -> None:
+        """Until woken or one of `tasks` finishes (room for more work)."""
+        waiter = asyncio.create_task(self.event.wait())
+        try:
+            await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+
     async def listen(self) -> None:
         """(Re)open the LISTEN connection on PostgreSQL; without it the poll still works."""
         if self.listener is not None and not self.listener.is_closed():
@@ -90,6 +99,42 @@ class Wakeup:
         _waiting.get(self.topic, set()).discard(self.event)
         if self.listener is not None and not self.listener.is_closed():
             await self.listener.close()
+
+
+class WakeLoop:
+    """The shape of a loop woken by its `Wakeup` (the dispatcher loop, the reply worker):
+    (re)listen, take the wake-up, do a step; when the step says nothing is left, rest until
+    woken. One failed step (a database hiccup) never ends the loop."""
+
+    wake: Wakeup
+    label = "loop"
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        self.wake.start()
+        try:
+            while True:
+                await self.wake.listen()
+                self.wake.clear()
+                try:
+                    busy = await self.step()
+                except Exception:
+                    log.exception("%s: a step failed", self.label)
+                    busy = False
+                if not busy:
+                    await self.rest()
+        finally:
+            await self.stop()
+
+    async def step(self) -> bool:
+        """Do what is there; True to look again at once."""
+        raise NotImplementedError
+
+    async def rest(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
 
 
 def plain_dsn(url: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from dispatch.wakeup import Wakeup
+from dispatch.wakeup import WakeLoop, Wakeup
 from replies.inbound import INBOUND_TOPIC, Inbox, waiting_senders
 
 log = logging.getLogger("duban.replies")
@@ -27,7 +27,9 @@ ELSEWHERE_PAUSE = 0.05
 Sender = tuple[str, str]  # (channel, sender)
 
 
-class ReplyWorker:
+class ReplyWorker(WakeLoop):
+    label = "reply worker"
+
     def __init__(self, inbox: Inbox, *, parallel: int = PARALLEL, poll_seconds: float = 5.0,
                  database_url: str | None = None) -> None:
         self.inbox = inbox
@@ -36,23 +38,15 @@ class ReplyWorker:
         self.wake = Wakeup(INBOUND_TOPIC, database_url)
         self.draining: dict[Sender, asyncio.Task] = {}
 
-    async def run(self) -> None:
-        """Run until cancelled."""
-        self.wake.start()
-        try:
-            while True:
-                await self.wake.listen()
-                self.wake.clear()
-                try:
-                    await self.fill()
-                except Exception:  # a database hiccup must not end processing for good
-                    log.exception("reply worker: looking for replies failed")
-                if self.draining:
-                    await self.until_one_finishes()
-                else:
-                    await self.wake.wait(self.poll_seconds)
-        finally:
-            await self.stop()
+    async def step(self) -> bool:
+        await self.fill()
+        return False
+
+    async def rest(self) -> None:
+        if self.draining:
+            await self.until_one_finishes()
+        else:
+            await self.wake.wait(self.poll_seconds)
 
     async def fill(self) -> None:
         """Start draining waiting senders while there is room."""
@@ -74,12 +68,7 @@ class ReplyWorker:
 
     async def until_one_finishes(self) -> None:
         """Until a sender is drained (room for another) or a reply is stored."""
-        waiter = asyncio.create_task(self.wake.event.wait())
-        try:
-            await asyncio.wait({waiter, *self.draining.values()},
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
+        await self.wake.wait_or(self.draining.values())
 
     async def run_once(self) -> int:
         """Process every waiting reply now; returns how many (for tests and tools)."""

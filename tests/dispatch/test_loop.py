@@ -35,8 +35,10 @@ async def running(clock, *channels, database_url: str | None = None
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def until(condition: Callable[[], bool], seconds: float = 5.0) -> float:
-    """Wait (real time) until `condition` holds; returns how long it took."""
+async def until(condition: Callable[[], bool], seconds: float = 30.0) -> float:
+    """Wait (real time) until `condition` holds; returns how long it took. With the polls an
+    hour away, arriving at all proves the wake-up; how fast is the benches' figure, not a
+    timed test's (a loaded machine must not fail it)."""
     started = time.perf_counter()
     while not condition():
         assert time.perf_counter() - started < seconds, "timed out"
@@ -51,8 +53,7 @@ async def test_writing_a_row_wakes_the_loop_without_a_tick(db, clock) -> None:
     people = await make_people(1, telegram=False)
     async with running(clock, sms):
         (row,) = await queue(clock, people)
-        took = await until(lambda: sms.ids() == [row.id])
-    assert took < 1.0
+        await until(lambda: sms.ids() == [row.id])
     assert (await OutboundMessage.get(id=row.id)).status is MessageStatus.SUBMITTED
 
 
@@ -125,10 +126,9 @@ async def test_a_notify_from_another_instance_wakes_the_loop(db, clock) -> None:
                 await other.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
                 await asyncio.sleep(0.3)
                 assert sms.sent == []  # not before the commit
-            took = await until(lambda: sms.ids() == [row.id])
+            await until(lambda: sms.ids() == [row.id])
         finally:
             await other.close()
-    assert took < 1.0
 
 
 def test_a_channel_that_states_no_concurrency_gets_the_services_default():
