@@ -46,6 +46,7 @@ REFUSALS = [
     "consent_missing",
     "verification_missing",
     "no_service_object",
+    "not_visible",
     "some_future_code",
 ]
 
@@ -117,6 +118,23 @@ CASES = [
         True,
     ),
     *[("help", {"supervisor": s, "example": "D17"}, True) for s in (True, False)],
+    *[
+        ("matter_view", MATTER | {"nodes_done": done, "open_nodes": nodes, "entries": entries},
+         True)
+        for done, nodes, entries in (
+            (0, [], []),
+            (2, [{"node": "7d", "at": "11-30 09:00", "overdue": True},
+                 {"node": "M-2026-12", "at": "12-31 18:00", "overdue": False}],
+             [{"at": "11-23 09:00", "who": "系统", "kind": "audit", "what": "register",
+               "state": "assigned"},
+              {"at": "11-24 10:00", "who": "李一", "kind": "feedback", "what": "report",
+               "state": ""},
+              {"at": "11-25 10:00", "who": "李一", "kind": "application", "what": "extension",
+               "state": "pending"},
+              {"at": "11-26 10:00", "who": "陈主任", "kind": "audit", "what": "regrade",
+               "state": ""}]),
+        )
+    ],
     *[
         ("which_matter", {"problem": p, "given": g, "matters": m}, bool(m))
         for p, g in (

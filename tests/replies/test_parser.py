@@ -130,7 +130,7 @@ def test_error_codes_are_documented_one_line_each():
 def test_intent_kind_values_are_stable():
     assert [k.value for k in IntentKind] == [
         "acknowledge", "acknowledge_all", "progress", "extension", "completion", "consent",
-        "list", "help", "approve", "return", "grade", "confirm",
+        "list", "help", "approve", "return", "grade", "confirm", "view",
     ]  # fmt: skip
     assert IntentKind.ACKNOWLEDGE == "acknowledge"  # StrEnum: usable as plain text
 
