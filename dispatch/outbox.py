@@ -3,7 +3,7 @@
 A row is written in the same transaction as the change that causes it, so a crash never
 loses a message; the dedup key makes the same clock action produce its rows once.
 
-Writing rows wakes the dispatcher loop: at once in this process (`on_enqueue`), and on
+Writing rows wakes the dispatcher loop (`dispatch.wakeup`): at once in this process, and on
 PostgreSQL in every instance by NOTIFY, which the database delivers when the transaction that
 wrote the rows commits, so a woken dispatcher always finds them.
 """
@@ -21,30 +21,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from dispatch import wakeup
+from dispatch.wakeup import is_postgres
 from models import Matter, MessageEvent, MessageStatus, OutboundMessage, Person, ProviderId
 
-NOTIFY_CHANNEL = "duban_outbox"
-_wake: set[asyncio.Event] = set()  # the events of the dispatcher loops of this process
-
-
-def on_enqueue(event: asyncio.Event) -> None:
-    """Set `event` whenever rows are written in this process."""
-    _wake.add(event)
-
-
-def off_enqueue(event: asyncio.Event) -> None:
-    _wake.discard(event)
+NOTIFY_CHANNEL = "duban_outbox"  # the dispatcher loops' wake-up topic
 
 
 async def announce() -> None:
     """New rows are there: wake the dispatchers of this process and of every instance."""
-    for event in _wake:
-        event.set()
-    if is_postgres():
-        # Inside a transaction the notification waits for its commit: listeners never wake
-        # before the rows are visible to them.
-        await Tortoise.get_connection("default").execute_query(
-            "SELECT pg_notify($1, '')", [NOTIFY_CHANNEL])
+    await wakeup.announce(NOTIFY_CHANNEL)
 
 
 def person_channels(person: Person) -> list[tuple[str, str]]:
@@ -200,10 +186,6 @@ async def claim_sqlite(now: datetime, until: datetime, worker: str, limit: int) 
         return await OutboundMessage.filter(
             id__in=ids, status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=until
         ).values_list("id", flat=True)
-
-
-def is_postgres() -> bool:
-    return Tortoise.get_connection("default").capabilities.dialect == "postgres"
 
 
 async def start_sending(rows: list[tuple[OutboundMessage, str]], worker: str, now: datetime,

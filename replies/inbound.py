@@ -1,7 +1,11 @@
 """The inbound reply path: every message a person sends becomes at most one change and one answer.
 
 1. The raw message is stored first, in its own commit, so nothing is lost whatever happens
-   next; a provider's resend of a message already handled stops there.
+   next; a provider's resend of a message already handled stops there. Under `duban serve`
+   the provider is answered right then and the reply worker (`replies.worker`) does the rest;
+   simulate and direct callers have it done before `inbound` returns. Either way one
+   sender's messages are processed one at a time in arrival order, in every instance: a "是"
+   confirms the message before it.
 2. The sender is identified by address; an unknown sender changes nothing.
 3. The text is parsed (a question asked back, e.g. for an input-method slip, changes
    nothing; "是" as the very next message applies what it proposed); 4. the matter is
@@ -26,13 +30,16 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from dispatch import metrics
 from dispatch.channel import InboundText, Receipt
-from dispatch.outbox import create_row, enqueue, is_postgres
+from dispatch.outbox import create_row, enqueue
 from dispatch.receipts import apply_receipt
+from dispatch.wakeup import announce, is_postgres
 from models import (
     Application,
     ApplicationStatus,
@@ -67,6 +74,7 @@ LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
 # person's very next message on that channel, and only this soon after it.
 CONFIRM_WINDOW = timedelta(minutes=30)
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
+INBOUND_TOPIC = "duban_inbound"  # the reply workers' wake-up (dispatch.wakeup)
 
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 USERID = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")  # WeCom userid
@@ -110,8 +118,11 @@ MatterCommand = Callable[[Context, Intent, Matter, Person, str], Awaitable[Done]
 class Inbox:
     """The InboundSink of every channel (SMS adapters, the bot, simulate)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, later: bool = False) -> None:
+        """`later`: store and return, a ReplyWorker processes (`duban serve`); otherwise
+        `inbound` returns once the message is processed."""
         self.ctx = ctx
+        self.later = later
 
     # --- the sink -----------------------------------------------------------------------
 
@@ -120,33 +131,54 @@ class Inbox:
         row = await store(message, self.ctx)
         if row is None:
             return  # a resend of a message already handled
-        try:
-            await self.process(row)
-        except Exception as exc:
-            log.exception("inbound message %s: processing failed", row.id)
-            await self.fail(row, exc)
+        if self.later:
+            await announce(INBOUND_TOPIC)
+        else:
+            await self.drain(row.channel, row.sender)
 
     async def receipt(self, receipt: Receipt) -> None:
         await apply_receipt(receipt, self.ctx.clock.now())
 
     # --- one message ----------------------------------------------------------------------
 
-    async def process(self, row: InboundMessage) -> None:
-        async with in_transaction():
-            row = await claim(row.id)
-            if row is None:
-                return  # processed meanwhile (a concurrent resend)
-            person = await identify(row.channel, row.sender)
-            if person is None:
-                answer = await self.unregistered(row)
-            else:
-                answer = await self.reply(row, person, await self.understand(row, person))
-            await finish(row, person, answer)
+    async def drain(self, channel: str, sender: str) -> int:
+        """Process the sender's waiting messages one by one in arrival order; returns how
+        many. Stops at once when another worker (of any instance) is on them: it drains
+        them all."""
+        done = 0
+        while await self.process_next(channel, sender):
+            done += 1
+        return done
 
-    async def fail(self, row: InboundMessage, exc: Exception) -> None:
+    async def process_next(self, channel: str, sender: str) -> bool:
+        """The sender's oldest waiting message, processed; False when there is none."""
+        claimed: int | None = None
+        try:
+            async with in_transaction():
+                row = await claim_next(channel, sender)
+                if row is None:
+                    return False
+                claimed = row.id
+                await self.process(row)
+        except Exception as exc:
+            if claimed is None:
+                raise
+            log.exception("inbound message %s: processing failed", claimed)
+            await self.fail(claimed, exc)
+        return True
+
+    async def process(self, row: InboundMessage) -> None:
+        person = await identify(row.channel, row.sender)
+        if person is None:
+            answer = await self.unregistered(row)
+        else:
+            answer = await self.reply(row, person, await self.understand(row, person))
+        await finish(row, person, answer)
+
+    async def fail(self, row_id: int, exc: Exception) -> None:
         """Processing raised and was rolled back: nothing changed; say so once."""
         async with in_transaction():
-            row = await claim(row.id)
+            row = await claim(row_id)
             if row is None:
                 return
             person = await identify(row.channel, row.sender)
@@ -509,12 +541,37 @@ def storable_json(value: Any) -> Any:
     return storable(str(value))
 
 
+async def claim_next(channel: str, sender: str) -> InboundMessage | None:
+    """The sender's oldest waiting message, unless another worker is processing one of
+    theirs: on PostgreSQL a transaction-scoped advisory lock on the sender keeps their
+    messages one at a time and in order across workers and instances (SQLite runs one
+    transaction at a time anyway)."""
+    if is_postgres():
+        held = await Tortoise.get_connection("default").execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS held",
+            [f"inbound:{channel}:{sender}"])
+        if not held[0]["held"]:
+            return None
+    query = InboundMessage.filter(channel=channel, sender=sender, status=Status.RECEIVED)
+    if is_postgres():
+        query = query.select_for_update()
+    return await query.order_by("id").first()
+
+
 async def claim(row_id: int) -> InboundMessage | None:
-    """The row if it still waits for processing, locked against a concurrent resend."""
+    """The row if it still waits for processing, locked against a concurrent worker."""
     query = InboundMessage.filter(id=row_id, status=Status.RECEIVED)
     if is_postgres():
         query = query.select_for_update()
     return await query.first()
+
+
+async def waiting_senders(limit: int) -> list[tuple[str, str]]:
+    """(channel, sender) of messages waiting to be processed, longest-waiting first."""
+    rows = await (InboundMessage.filter(status=Status.RECEIVED)
+                  .annotate(first=Min("id")).group_by("channel", "sender")
+                  .order_by("first").limit(limit).values_list("channel", "sender"))
+    return [(channel, sender) for channel, sender in rows]
 
 
 async def finish(row: InboundMessage, person: Person | None, answer: Answer) -> None:

@@ -57,6 +57,7 @@ class Service:
     routes: list[web.RouteDef] = field(default_factory=list)
     bot: Any = None  # aiogram Bot, when telegram.token is set
     bot_dispatcher: Any = None  # aiogram Dispatcher of the bot's routers
+    replies: Any = None  # the ReplyWorker that processes what the sink stored
 
     async def tick(self) -> None:
         """One poll of the clock; messages go out from the dispatcher loop, not from here."""
@@ -70,11 +71,12 @@ class Service:
 
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from replies.inbound import Inbox
+    from replies.worker import ReplyWorker
 
     check_serving(settings)
     ctx = settings.context(clock)
     clock = ctx.clock
-    sink = Inbox(ctx)
+    sink = Inbox(ctx, later=True)  # webhooks answer once the raw row is stored
     renderer = Renderer(ctx.sms_signature)
     channels: dict[str, Channel] = {}
     routes: list[web.RouteDef] = []
@@ -100,7 +102,9 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     dispatcher = Dispatcher(channels, renderer, clock, worker=settings.instance,
                             lease=timedelta(seconds=settings.claim_seconds),
                             buttons_for=buttons_for, limits=limits)
-    return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher)
+    return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher,
+                   ReplyWorker(sink, poll_seconds=settings.poll_seconds,
+                               database_url=settings.database_url))
 
 
 def serving_line(settings: Settings) -> str:
@@ -217,6 +221,7 @@ async def serve(settings: Settings) -> None:
     sending = asyncio.create_task(DispatchLoop(
         service.dispatcher, poll_seconds=settings.poll_seconds,
         database_url=settings.database_url).run())
+    replying = asyncio.create_task(service.replies.run())
     log.info("%s", serving_line(settings))
     polling = start_polling(service)
     try:
@@ -224,7 +229,8 @@ async def serve(settings: Settings) -> None:
     finally:
         scheduler.shutdown(wait=False)
         sending.cancel()
-        await asyncio.gather(sending, return_exceptions=True)
+        replying.cancel()
+        await asyncio.gather(sending, replying, return_exceptions=True)
         if polling:
             await service.bot_dispatcher.stop_polling()
             await polling

@@ -62,6 +62,7 @@ async def test_overview_lights_unknown_message_and_script_shown_as_text(served, 
     await OutboundMessage.filter(id=row.id).update(status=MessageStatus.UNKNOWN)
     await served.service.sink.inbound(InboundText(channel="sms", sender=WATER_A,
                                                   text="D1 进展 <script>alert(1)</script>已清理三处"))
+    await served.service.replies.run_once()  # the reply worker's step (issue 10)
     page = await sign_in(browser, served, LEADER)  # the office's head administers
     assert await page.locator("#lights .light.green").count() == 2
     assert "区水务局" not in await page.locator("#boards").inner_text()

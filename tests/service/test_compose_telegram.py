@@ -66,6 +66,7 @@ async def test_r3_r7_notice_goes_out_with_buttons_and_a_tap_acknowledges(db, clo
                 return (await Matter.get(code="D1")).state is MatterState.ACKNOWLEDGED
 
             for _ in range(500):
+                await service.replies.run_once()  # the reply worker's step (issue 10)
                 if await acknowledged():
                     break
                 await asyncio.sleep(0.02)
@@ -104,6 +105,7 @@ async def test_a_blocked_user_gets_the_answer_by_sms_instead(db, clock):
                 code="D1"), Actor(None, "web"))
             await service.sink.inbound(InboundText(channel="telegram", sender=str(OPERATOR_CHAT),
                                                    text="D1 收到", provider_message_id="tg:1"))
+            await service.replies.run_once()  # the reply worker's step (issue 10)
             await service.tick()
             await service.dispatcher.run_once()  # the dispatcher loop's step
             await asyncio.sleep(1.1)  # Telegram's per-chat limit: the notice went first

@@ -63,10 +63,13 @@ async def test_assigned_acked_by_wecom_button_reported_by_cmpp_and_closed(db, cl
         service = build_service(settings, clock=clock)
         for channel in service.channels.values():
             await channel.start()
+        replying = asyncio.create_task(service.replies.run())  # as `serve` runs it (issue 10)
         try:
             async with serve(build_app(service)) as base, aiohttp.ClientSession() as http:
                 await run_story(service, ismg, fake, http, base + "/wecom/callback")
         finally:
+            replying.cancel()
+            await asyncio.gather(replying, return_exceptions=True)
             for channel in service.channels.values():
                 await channel.stop()
             await ismg.stop()

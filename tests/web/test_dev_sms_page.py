@@ -65,6 +65,7 @@ async def test_r3_r36_dev_sms_page_shows_notice_and_takes_a_reply(served, tmp_pa
         await page.fill("#text", "D1 收到，已安排李一办理")
         await page.click("#reply button")
         await page.locator("#notice").wait_for()
+        await service.replies.run_once()  # the reply worker's step (issue 10)
         await service.tick()  # the answer goes out
         await service.dispatcher.run_once()  # the dispatcher loop's step
         await page.reload()

@@ -1,0 +1,186 @@
+"""Issue 10 "inbound at scale": the webhook stores the raw reply and acknowledges at once; the
+reply worker parses, applies and answers it — woken on store, each sender's messages one at
+a time in arrival order (also across workers), every row exactly once, rows a crash left
+`received` after the restart."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from dispatch.channel import InboundText
+from dispatch.dispatcher import Dispatcher
+from dispatch.loop import DispatchLoop
+from dispatch.render import Renderer
+from models import InboundMessage
+from replies.inbound import Inbox, Status
+from replies.worker import ReplyWorker
+from sms_gateway.webhooks import sms_webhook_routes
+from tests.dispatch.support import ScriptedChannel
+from tests.inbound.conftest import OPERATOR, OPERATOR_B, SUPERVISOR, answers, new_matter
+from tests.loopback import serve
+from tests.sms_gateway_http.test_webhooks import ALIYUN, TOKEN
+
+NEVER = 3600.0  # a poll interval no test waits for: only a wake-up makes a worker look
+SENDERS = (OPERATOR, OPERATOR_B, SUPERVISOR)
+
+
+class Watched(Inbox):
+    """The inbox of a deferred instance, recording what it processes and when."""
+
+    def __init__(self, ctx, seen: list[tuple[str, int]], busy: set[str],
+                 overlaps: list[str], gate: asyncio.Event | None = None) -> None:
+        super().__init__(ctx, later=True)
+        self.seen, self.busy, self.overlaps, self.gate = seen, busy, overlaps, gate
+        self.at_gate = False
+
+    async def process_next(self, channel: str, sender: str) -> bool:
+        if self.gate is not None:  # held before its transaction: the row stays readable
+            self.at_gate = True
+            await self.gate.wait()
+        return await super().process_next(channel, sender)
+
+    async def process(self, row: InboundMessage) -> None:
+        if row.sender in self.busy:
+            self.overlaps.append(row.sender)
+        self.busy.add(row.sender)
+        try:
+            self.seen.append((row.sender, row.id))
+            await asyncio.sleep(0.001)  # let another worker try the same sender meanwhile
+            await super().process(row)
+        finally:
+            self.busy.discard(row.sender)
+
+
+@asynccontextmanager
+async def running(*workers: ReplyWorker | DispatchLoop) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def until(condition: Callable[[], object], seconds: float = 10.0) -> float:
+    """Wait (real time) until `condition` holds (awaited if it is a coroutine)."""
+    started = time.perf_counter()
+    while True:
+        held = condition()
+        if asyncio.iscoroutine(held):
+            held = await held
+        if held:
+            return time.perf_counter() - started
+        assert time.perf_counter() - started < seconds, "timed out"
+        await asyncio.sleep(0.005)
+
+
+async def none_waiting() -> bool:
+    return not await InboundMessage.filter(status=Status.RECEIVED).exists()
+
+
+def sms(sender: str, text: str, number: int) -> InboundText:
+    return InboundText("sms", f"+86{sender}", text, f"up-{number}", {})
+
+
+async def test_issue10_the_webhook_acknowledges_before_the_reply_is_processed(org, ctx):
+    """The provider gets its 200 once the raw row is committed; processing (held here)
+    happens afterwards in the worker, and then the answer is queued."""
+    await new_matter(ctx, "D1")
+    gate = asyncio.Event()
+    inbox = Watched(ctx, [], set(), [], gate)
+    app = aiohttp.web.Application()
+    app.add_routes(sms_webhook_routes(inbox, aliyun=ALIYUN, twilio=None))
+    body = [{"phone_number": OPERATOR, "content": "D1 进展 已清理三处",
+             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": 7}]
+    async with serve(app) as url, aiohttp.ClientSession() as http, \
+            running(ReplyWorker(inbox, poll_seconds=NEVER)):
+        async with asyncio.timeout(5), \
+                http.post(f"{url}/sms/aliyun/up/{TOKEN}", json=body) as response:
+            assert response.status == 200
+        [row] = await InboundMessage.all()
+        await until(lambda: inbox.at_gate)  # the worker has been woken, and is held
+        assert (await InboundMessage.get(id=row.id)).status == Status.RECEIVED
+        assert await answers(row) == []
+        gate.set()
+        await until(lambda: answers(row))
+    assert (await InboundMessage.get(id=row.id)).outcome == "progress D1"
+
+
+async def test_issue10_one_senders_replies_in_arrival_order_never_two_at_once(org, ctx):
+    """Three workers, three senders with many replies each: every sender's replies are
+    processed in the order they arrived and one at a time; all senders get done."""
+    await new_matter(ctx, "D1")
+    seen: list[tuple[str, int]] = []
+    busy: set[str] = set()
+    overlaps: list[str] = []
+    inboxes = [Watched(ctx, seen, busy, overlaps) for _ in range(3)]
+    for n in range(30):
+        await inboxes[0].inbound(sms(SENDERS[n % 3], f"D1 进展 第{n}次", n))
+    async with running(*(ReplyWorker(i, parallel=3, poll_seconds=NEVER) for i in inboxes)):
+        await until(lambda: len(seen) == 30)
+        await until(none_waiting)
+    assert overlaps == []
+    for sender in SENDERS:
+        ids = [i for s, i in seen if s == f"+86{sender}"]
+        assert len(ids) == 10 and ids == sorted(ids)
+
+
+async def test_issue10_two_worker_instances_never_process_a_row_twice(org, ctx):
+    """Two workers with their own connections, as two instances on one database (on
+    PostgreSQL the sender's advisory lock and the row lock decide): every row once."""
+    await new_matter(ctx, "D1")
+    seen: list[tuple[str, int]] = []
+    overlaps: list[str] = []
+    one = Watched(ctx, seen, set(), overlaps)  # each instance sees only its own work
+    other = Watched(ctx, seen, set(), overlaps)
+    async with running(ReplyWorker(one, poll_seconds=NEVER),
+                       ReplyWorker(other, poll_seconds=NEVER)):
+        for n in range(40):  # stored through both instances, both woken each time
+            await (one, other)[n % 2].inbound(sms(SENDERS[n % 3], f"D1 进展 第{n}次", n))
+        await until(none_waiting)
+    counts = collections.Counter(i for _, i in seen)
+    assert len(counts) == 40 and set(counts.values()) == {1}
+    assert await InboundMessage.filter(outcome="").count() == 0
+
+
+async def test_issue10_a_reply_stored_before_a_crash_is_processed_after_the_restart(org, ctx):
+    """Stored and acknowledged, then the instance died before its worker got to it: the new
+    instance's worker processes it at start-up, with no wake-up for it."""
+    await new_matter(ctx, "D1")
+    await Inbox(ctx, later=True).inbound(sms(OPERATOR, "D1 收到", 1))  # no worker running
+    [row] = await InboundMessage.all()
+    assert row.status == Status.RECEIVED
+    async with running(ReplyWorker(Inbox(ctx, later=True), poll_seconds=NEVER)):
+        await until(none_waiting)
+    assert (await InboundMessage.get(id=row.id)).outcome == "acknowledge D1"
+    assert len(await answers(row)) == 1
+
+
+async def test_issue10_the_answer_goes_out_on_the_wake_up_not_at_a_tick(org, ctx, clock):
+    """Reply stored -> worker woken -> answer queued -> dispatcher woken -> sent: within a
+    second, with the virtual clock standing still and both polls never due."""
+    await new_matter(ctx, "D1")
+    channel = ScriptedChannel("sms")
+    dispatcher = Dispatcher({"sms": channel}, Renderer("【督办】"), clock, "answers")
+    inbox = Inbox(ctx, later=True)
+    async with running(ReplyWorker(inbox, poll_seconds=NEVER),
+                       DispatchLoop(dispatcher, poll_seconds=NEVER)):
+        started = time.perf_counter()
+        await inbox.inbound(sms(OPERATOR, "D1 收到", 1))
+        row = await InboundMessage.get(sender=f"+86{OPERATOR}")
+        [answer] = await until_answer(row)
+        await until(lambda: answer.id in channel.ids())
+        took = time.perf_counter() - started
+    assert answer.kind == "reply" and took < 1.0
+
+
+async def until_answer(row: InboundMessage) -> list:
+    await until(lambda: answers(row))
+    return await answers(row)
