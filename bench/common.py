@@ -1,5 +1,6 @@
 """Shared pieces of the benches: a fresh PostgreSQL database, an SMSC child process that
-counts what reached it, `duban serve` as a child process, and its memory."""
+counts what reached it (and can answer with receipts and send replies), `duban serve` as a
+child process, and its memory over time."""
 
 from __future__ import annotations
 
@@ -75,56 +76,105 @@ async def seed_due_rows(url: str, count: int, *, due: str = "now() - interval '1
 
 
 class Smsc:
-    """smpp34's SMSC in a child process: accepts every submit_sm and counts them per number."""
+    """smpp34's SMSC in a child process: accepts every submit_sm and counts them per number.
+    With `receipts` it answers each accepted part with a DELIVRD receipt; `reply` has it
+    deliver a handset's reply (mobile originated) to whoever is bound."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, receipts: bool = False) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "smsc", str(self.port)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True)
+            [sys.executable, __file__, "smsc", str(self.port), str(int(receipts))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "ready"
 
     def report(self) -> dict[str, float]:
-        """Submits so far: total, distinct numbers, first and last arrival (monotonic)."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("report\n")
-        self.process.stdin.flush()
-        total, numbers, most, first, last = self.process.stdout.readline().split()
+        """Submits so far: total, distinct numbers, the most to one number, first and last
+        arrival (monotonic); receipts and replies delivered, and deliver_sm refused."""
+        total, numbers, most, first, last, receipts, replies, refused = self.ask("report")
         return {"total": int(total), "numbers": int(numbers), "most": int(most),
-                "first": float(first), "last": float(last)}
+                "first": float(first), "last": float(last), "receipts": int(receipts),
+                "replies": int(replies), "refused": int(refused)}
+
+    def reply(self, phone: str, text: str) -> None:
+        """The handset `phone` (E.164) replies `text`; it goes out in the background."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"reply {phone.removeprefix('+')} {text}\n")
+        self.process.stdin.flush()
+
+    def ask(self, command: str) -> list[str]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().split()
 
     def close(self) -> None:
         self.process.kill()
         self.process.wait(5)
 
 
-async def serve_smsc(port: int) -> None:
+RECEIPT = ("id:{id} sub:001 dlvrd:001 submit date:2611230900 done date:2611230901 stat:DELIVRD "
+           "err:000 text:")
+
+
+async def serve_smsc(port: int, receipts: bool) -> None:
     import smpp34
 
     server = smpp34.Server(host="127.0.0.1", port=port, system_id="BENCH")
     await server.start()
     per_number: collections.Counter[str] = collections.Counter()
+    delivered: collections.Counter[str] = collections.Counter()
     times = [0.0, 0.0]
     ids = iter(range(1, 1 << 62))
+    sessions: dict[str, smpp34.Esme] = {}
+    background: set[asyncio.Task] = set()
+
+    async def deliver(esme: smpp34.Esme, kind: str, to: str, text: bytes, **fields) -> None:
+        try:
+            answer = await asyncio.wait_for(esme.deliver_sm(to, text, **fields), 30)
+            delivered[kind if answer.is_success else "refused"] += 1
+            if not answer.is_success:
+                print(f"smsc: {kind} refused with {answer.command_status:#x}", file=sys.stderr)
+        except (smpp34.SmppError, TimeoutError, OSError) as exc:
+            delivered["refused"] += 1
+            print(f"smsc: {kind} not delivered: {exc!r}", file=sys.stderr)
+
+    def later(coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     async def accept() -> None:
         while True:
             event = await server.next()
-            if isinstance(event, smpp34.SubmitSmEvent):
-                event.accept(f"m{next(ids)}")
+            if isinstance(event, smpp34.Esme):
+                sessions[event.session_id] = event
+            elif isinstance(event, smpp34.SubmitSmEvent):
+                message_id = f"m{next(ids)}"
+                event.accept(message_id)
                 per_number[event.destination_addr] += 1
                 now = time.monotonic()
                 times[0] = times[0] or now
                 times[1] = now
+                if receipts and event.session_id in sessions:
+                    later(deliver(sessions[event.session_id], "receipts", event.source_addr,
+                                  RECEIPT.format(id=message_id).encode(),
+                                  source_addr=event.destination_addr, esm_class=0x04))
 
     task = asyncio.create_task(accept())
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     while line := await loop.run_in_executor(None, sys.stdin.readline):
-        if line.strip() == "report":
+        command, _, rest = line.strip().partition(" ")
+        if command == "report":
             most = max(per_number.values(), default=0)
-            print(sum(per_number.values()), len(per_number), most, *times, flush=True)
+            print(sum(per_number.values()), len(per_number), most, *times, delivered["receipts"],
+                  delivered["replies"], delivered["refused"], flush=True)
+        elif command == "reply" and sessions:
+            phone, _, text = rest.partition(" ")
+            esme = [s for s in sessions.values() if s.can_receive][-1]
+            later(deliver(esme, "replies", "10690357", text.encode("utf-16-be"),
+                          source_addr=phone, data_coding=8))
     task.cancel()
 
 
@@ -152,6 +202,28 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+async def sample_rss(pid: int, every: float, samples: list[tuple[float, float]]) -> None:
+    """Append (seconds since the start, RSS MiB) of `pid` every `every` seconds until
+    cancelled or the process is gone."""
+    started = time.monotonic()
+    while Path(f"/proc/{pid}").exists():
+        if rss := rss_mib(pid):  # none yet while the process is being created
+            samples.append((time.monotonic() - started, rss))
+        await asyncio.sleep(every)
+
+
+def slope_per_10_minutes(samples: list[tuple[float, float]]) -> float:
+    """The least-squares trend of (seconds, MiB) samples, in MiB per 10 minutes."""
+    if len(samples) < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in samples) / len(samples)
+    mean_m = sum(m for _, m in samples) / len(samples)
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    if spread == 0:
+        return 0.0
+    return 600 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / spread
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -163,4 +235,4 @@ def stop(process: subprocess.Popen) -> None:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["smsc"]:
     sys.path.insert(0, str(REPO))
-    asyncio.run(serve_smsc(int(sys.argv[2])))
+    asyncio.run(serve_smsc(int(sys.argv[2]), sys.argv[3] == "1"))

@@ -1,7 +1,7 @@
 """P1/P2: due rows on PostgreSQL sent by `duban serve` to a loopback SMSC, beside the raw
 smpp34 client's rate measured in the same run, and every message checked at the SMSC.
 
-    .venv/bin/python bench/dispatch_smpp.py [--count 100000] [--window 10] [--quick]
+    .venv/bin/python bench/dispatch_smpp.py [--count 100000] [--window 100] [--binds 1] [--quick]
 
 P1 is the ratio of the two rates (goal >= 40 %). P2 is `--count 100000`: every row due in the
 same minute, all submitted within 60 s, 0 duplicates and 0 lost counted at the SMSC (each row
@@ -53,7 +53,7 @@ async def raw_rate(count: int, window: int, segments: int) -> float:
         smsc.close()
 
 
-async def serve_rate(count: int, window: int, timeout: float) -> dict[str, float]:
+async def serve_rate(count: int, window: int, binds: int, timeout: float) -> dict[str, float]:
     url = await fresh_database("bench_f_dispatch")
     await seed_due_rows(url, count)
     segments = count_segments(Renderer(DEFAULT_SIGNATURE).render("remind", SAMPLE))
@@ -61,7 +61,7 @@ async def serve_rate(count: int, window: int, timeout: float) -> dict[str, float
     log = Path(tempfile.gettempdir()) / "bench_dispatch_serve.log"
     started = time.monotonic()
     serve = start_serve(url, smsc.port, log=log, DUBAN_SMS__SMPP__WINDOW=str(window),
-                        DUBAN_POLL_SECONDS="5")
+                        DUBAN_SMS__SMPP__BINDS=str(binds), DUBAN_POLL_SECONDS="5")
     try:
         seen = smsc.report()
         while seen["total"] < count * segments and time.monotonic() - started < timeout:
@@ -78,17 +78,18 @@ async def serve_rate(count: int, window: int, timeout: float) -> dict[str, float
 def main() -> None:
     parser = arguments(__doc__, "3,000 messages")
     parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--window", type=int, default=10)
-    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--window", type=int, default=100, help="submit_sm outstanding a bind")
+    parser.add_argument("--binds", type=int, default=1, help="duban's binds (raw: one)")
+    parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
     count = 3_000 if args.quick else args.count
     segments = count_segments(Renderer(DEFAULT_SIGNATURE).render("remind", SAMPLE))
     raw = asyncio.run(raw_rate(count, args.window, segments))
-    seen = asyncio.run(serve_rate(count, args.window, args.timeout))
+    seen = asyncio.run(serve_rate(count, args.window, args.binds, args.timeout))
     sending = max(seen["last"] - seen["first"], 1e-9)
     rate = count / sending
     print(f"messages: {count} due at once, {seen['segments']} segment(s) each, window "
-          f"{args.window}, one bind")
+          f"{args.window}, {args.binds} bind(s)")
     print(f"raw smpp34 client:  {raw:,.0f} msg/s (the ceiling, same run)")
     print(f"duban serve:        {rate:,.0f} msg/s from first to last submit "
           f"= {100 * rate / raw:.0f} % of raw (P1 goal >= 40 %)")

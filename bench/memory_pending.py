@@ -22,24 +22,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import Smsc, arguments, fresh_database, rss_mib, seed_due_rows, start_serve, stop  # noqa: E402
 
 JOBS = """
-import asyncio, sys, datetime
+import asyncio, sys, datetime, os
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 sys.path.insert(0, {repo!r})
+from bench.common import rss_mib
 from bench.memory_pending import remind
 
 async def main(n):
-    base = open("/proc/self/status").read()
+    base = rss_mib(os.getpid())
     scheduler = AsyncIOScheduler()
     scheduler.start()
     at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
     for i in range(n):
         scheduler.add_job(remind, "date", run_date=at, args=[i, "+86138%08d" % i],
                           id=str(i))
-    print(rss(base), rss(open("/proc/self/status").read()), flush=True)
-
-def rss(status):
-    line = [x for x in status.splitlines() if x.startswith("VmRSS:")][0]
-    return int(line.split()[1]) / 1024
+    print(base, rss_mib(os.getpid()), flush=True)
 
 asyncio.run(main(int(sys.argv[1])))
 """

@@ -22,8 +22,8 @@ import json
 import logging
 from contextlib import suppress
 from datetime import timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -37,6 +37,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.answers import AnswersMiddleware
+from bot.config import DEFAULT_CALLBACK_SECRET, TelegramSettings
 from bot.identity import Linked
 from bot.inbox import provider_id
 from bot.routers import buttons, linking, replies, supervisor
@@ -48,7 +49,6 @@ from bot.texts import say
 from dispatch.channel import InboundSink
 from models import InboundMessage, Matter, Person
 from scheduler.clock import Clock
-from service.config import Settings, TelegramSettings
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.records import Actor
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DIALOG_TTL = timedelta(days=1)  # an abandoned dialog is forgotten
-DEFAULT_CALLBACK_SECRET = "change-me"
 
 
 def make_bot(tg: TelegramSettings) -> Bot:
@@ -68,7 +67,15 @@ def make_bot(tg: TelegramSettings) -> Bot:
     return Bot(tg.token, session=AiohttpSession(api=api))
 
 
-def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
+class BotSettings(Protocol):
+    """What the bot takes from the service's settings (`service.config.Settings`)."""
+
+    telegram: TelegramSettings
+
+    def context(self, clock: Clock | None = None) -> Context: ...
+
+
+def build_dispatcher(sink: InboundSink, clock: Clock, settings: BotSettings, *,
                      register: Register | None = None,
                      storage: BaseStorage | None = None) -> Dispatcher:
     """`register` registers a /new matter; the service passes `service_register(its ctx)`.
@@ -83,9 +90,10 @@ def build_dispatcher(sink: InboundSink, clock: Clock, settings: Settings, *,
         events_isolation=isolation_for(storage),  # one update per person at a time
         sink=sink,
         clock=clock,
-        tz=ZoneInfo(settings.timezone),
+        tz=context.tz,
         callback_secret=tg.callback_secret,
-        fallback_hours=settings.sms_fallback_hours,  # /settings tells people (issue 9)
+        # /settings tells people (issue 9)
+        fallback_hours=context.sms_fallback_after / timedelta(hours=1),
         register=register or service_register(context),
         correct=service_correct(context),
     )

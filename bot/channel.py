@@ -2,11 +2,15 @@
 
 It holds no rule of the discipline. It answers the dispatcher with a typed outcome:
 - sent: the Telegram message id;
-- RETRYABLE (with `retry_after`): our limiter or Telegram's 429 says wait, or the request
-  never left (connection refused, connect timeout), or Telegram failed on its side (5xx);
+- RETRYABLE (with `retry_after`): Telegram's 429 says wait, or the request never left
+  (connection refused, connect timeout), or Telegram failed on its side (5xx);
 - PERMANENT: the chat can never get it (bot blocked, chat not found, bad request), so the
   dispatcher fails over to SMS;
 - UNKNOWN: the request left but no answer came back; Telegram may have delivered it.
+
+Telegram's flood limits (30 messages a second overall, one a second per chat) are the
+dispatcher's to keep (`service.app.limiters`, shared across instances through Redis): a row
+reaches this channel only once its limits allow it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp import ClientConnectorError, ConnectionTimeoutError
 
-from bot.limiter import SendLimiter
 from dispatch.channel import Button, FailureKind, Outgoing, SendResult
 
 log = logging.getLogger(__name__)
@@ -54,11 +57,8 @@ _CHAT_ID = re.compile(r"-?[0-9]{1,20}")
 class TelegramChannel:
     name = "telegram"
 
-    def __init__(
-        self, bot: Bot, *, limiter: SendLimiter | None = None, request_timeout: int = 20
-    ) -> None:
+    def __init__(self, bot: Bot, *, request_timeout: int = 20) -> None:
         self._bot = bot
-        self._limiter = limiter or SendLimiter()
         self._timeout = request_timeout  # well inside the dispatcher's claim on the row
         self._outcomes: Counter[str] = Counter()
         self._last_failure = ""
@@ -79,22 +79,14 @@ class TelegramChannel:
             return self._record(
                 SendResult.failed(FailureKind.PERMANENT, f"not a chat id: {message.to!r}")
             )
-        chat_id = int(message.to)
-        if wait := self._limiter.reserve(chat_id):
-            return self._record(
-                SendResult.failed(FailureKind.RETRYABLE, "local rate limit", retry_after=wait)
-            )
         try:
             sent = await self._bot.send_message(
-                chat_id=chat_id,
+                chat_id=int(message.to),
                 text=message.text,
                 reply_markup=keyboard(message.buttons),
                 parse_mode=None,  # templates render plain text
                 request_timeout=self._timeout,
             )
-        except TelegramRetryAfter as exc:
-            self._limiter.back_off(chat_id, exc.retry_after)
-            return self._record(classify(exc))
         except (TelegramAPIError, ClientDecodeError) as exc:
             return self._record(classify(exc))
         return self._record(SendResult.sent(str(sent.message_id)))
@@ -105,7 +97,6 @@ class TelegramChannel:
             "username": self._username,
             "outcomes": dict(self._outcomes),
             "last_failure": self._last_failure,
-            "rate_limited_chats": self._limiter.pending_chats(),
         }
 
     def _record(self, result: SendResult) -> SendResult:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config import DEFAULT_CALLBACK_SECRET, TelegramSettings
 from scheduler.clock import Clock, SystemClock
 from scheduler.policy import (
     Approval,
@@ -31,7 +32,6 @@ from workflow.context import Context
 from workflow.holidays import load_calendar
 
 MIN_SECRET_LENGTH = 16
-DEFAULT_CALLBACK_SECRET = "change-me"
 DEFAULT_SMS_SIGNATURE = "【督办】"
 
 
@@ -69,19 +69,6 @@ class SmsSettings(BaseModel):
     signature: str = DEFAULT_SMS_SIGNATURE  # with aliyun the provider adds its registered sign_name instead
     per_number_per_minute: int = Field(default=6, ge=1)  # segments to one phone
     per_second: int = Field(default=50, ge=1)  # segments overall
-
-
-class TelegramSettings(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    token: str | None = None
-    mode: Literal["polling", "webhook"] = "polling"
-    api_base: str | None = None  # a local Bot API server
-    webhook_url: str | None = None
-    webhook_secret: str | None = None
-    callback_secret: str = DEFAULT_CALLBACK_SECRET  # signs inline-button data; refused outside development
-    fsm_storage: Literal["memory", "redis", "database"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
 
 
 class ConsoleSettings(BaseModel):

@@ -45,12 +45,32 @@ _LIMITS = {Encoding.GSM7: (160, 153), Encoding.UCS2: (70, 67)}
 def to_e164(phone: str, region: str = "CN") -> str:
     """Normalise a phone number as people write it to E.164 (`+8613800138000`)."""
     try:
-        number = phonenumbers.parse(phone, region)
+        number = _written_e164(phone) or phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"not a phone number: {phone!r} ({exc})") from None
     if not phonenumbers.is_valid_number(number):
         raise ValueError(f"not a valid phone number for region {region}: {phone!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_E164 = re.compile(r"\+([1-9]\d{6,14})")
+
+
+def _written_e164(phone: str) -> phonenumbers.PhoneNumber | None:
+    """A number written in E.164 already (every stored address is), read without the general
+    parser, which costs more than the rest of sending an SMS; None for any other spelling."""
+    match = _E164.fullmatch(phone)
+    if match is None:
+        return None
+    digits = match.group(1)
+    for size in (1, 2, 3):  # country codes are prefix-free: at most one of these is one
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[size:]
+            if national.startswith("0"):  # a leading zero kept (Italy): the parser knows how
+                return None
+            return phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    return None
 
 
 def sign(text: str, signature: str = DEFAULT_SIGNATURE) -> str:
@@ -80,8 +100,11 @@ def segments(text: str, enc: Encoding | None = None) -> list[str]:
     `enc` forces an alphabet (CMPP sends everything as UCS-2); by default the text picks it."""
     enc = enc or encoding(text)
     single, per_part = _LIMITS[enc]
-    if _units(text, enc) <= single:
+    units = _units(text, enc)
+    if units <= single:
         return [text]
+    if units == len(text):  # every character one unit (the usual case): plain slices
+        return [text[i:i + per_part] for i in range(0, len(text), per_part)]
     parts: list[str] = []
     current: list[str] = []
     used = 0

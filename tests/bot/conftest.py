@@ -18,7 +18,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from bot.app import build_dispatcher, run_polling
 from bot.callbacks import row_buttons
 from bot.channel import TelegramChannel
-from bot.limiter import SendLimiter
 from dispatch.channel import InboundText, Outgoing, Receipt
 from dispatch.dispatcher import Dispatcher as OutboxDispatcher
 from dispatch.render import Renderer
@@ -135,8 +134,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def channel(bot: Bot) -> TelegramChannel:
-    """A channel without the per-chat pause, so a test may send several in a row."""
-    return TelegramChannel(bot, limiter=SendLimiter(per_chat_interval=0))
+    return TelegramChannel(bot)
 
 
 @pytest.fixture
@@ -175,7 +173,7 @@ async def polled(bot: Bot, telegram: FakeTelegram,
 @asynccontextmanager
 async def sending(bot: Bot, clock: Clock) -> AsyncIterator[OutboxDispatcher]:
     """The service's outbound dispatcher on the real channel, running every 20 ms."""
-    channel = TelegramChannel(bot, limiter=SendLimiter(per_chat_interval=0))
+    channel = TelegramChannel(bot)
     outbox = OutboxDispatcher({"telegram": channel}, Renderer(), clock, "bot-tests",
                               buttons_for=row_buttons(SECRET))
 

@@ -12,7 +12,6 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from bot.callbacks import buttons_for
 from bot.channel import TelegramChannel
-from bot.limiter import SendLimiter
 from dispatch.channel import Channel, FailureKind, Outgoing
 from tests.bot.conftest import OPERATOR_CHAT, SECRET
 from tests.bot.fake_telegram import TOKEN, Failure, FakeTelegram
@@ -45,20 +44,11 @@ async def test_r36_send_carries_the_reply_buttons_and_returns_the_message_id(
 
 async def test_429_is_retryable_after_what_telegram_said(
         bot: Bot, telegram: FakeTelegram) -> None:
-    clock = [100.0]
-    channel = TelegramChannel(bot, limiter=SendLimiter(monotonic=lambda: clock[0]))
     fail(telegram, Failure(429, "Too Many Requests: retry after 7", retry_after=7))
 
-    result = await channel.send(outgoing())
+    result = await TelegramChannel(bot).send(outgoing())
 
     assert (result.failure, result.retry_after) == (FailureKind.RETRYABLE, 7.0)
-    telegram.failures.clear()
-    clock[0] += 2  # the chat stays quiet until Telegram's 7 s are over, without a request
-    again = await channel.send(outgoing())
-    assert (again.failure, again.retry_after) == (FailureKind.RETRYABLE, 5.0)
-    assert len(telegram.sent("sendMessage")) == 1
-    clock[0] += 5
-    assert (await channel.send(outgoing())).ok
 
 
 @pytest.mark.parametrize("status, description", [
@@ -124,35 +114,11 @@ async def test_health_counts_outcomes(bot: Bot, telegram: FakeTelegram) -> None:
     await channel.start()
     telegram.failures[("sendMessage", 4242)] = Failure(403, "Forbidden: bot was blocked")
     await channel.send(outgoing())
-    await channel.send(outgoing())  # the same chat within the second: held back locally
+    telegram.failures[("sendMessage", 4243)] = Failure(429, "Too Many Requests", retry_after=3)
+    await channel.send(outgoing(to="4243"))
     await channel.send(outgoing(to="4242"))
 
     health = channel.health()
     assert health["username"] == "duban_test_bot"
     assert health["outcomes"] == {"sent": 1, "retryable": 1, "permanent": 1}
     assert "blocked" in health["last_failure"]
-
-
-def test_limiter_one_message_a_second_per_chat() -> None:
-    clock = [0.0]
-    limiter = SendLimiter(monotonic=lambda: clock[0])
-
-    assert limiter.reserve(1) == 0.0
-    assert limiter.reserve(2) == 0.0  # another chat is not held up
-    assert limiter.reserve(1) == pytest.approx(1.0)
-    clock[0] = 0.4
-    assert limiter.reserve(1) == pytest.approx(0.6)
-    clock[0] = 1.0
-    assert limiter.reserve(1) == 0.0
-
-
-def test_limiter_25_messages_a_second_overall() -> None:
-    clock = [0.0]
-    limiter = SendLimiter(monotonic=lambda: clock[0])
-    for chat in range(25):
-        clock[0] += 0.01
-        assert limiter.reserve(chat) == 0.0
-
-    assert limiter.reserve(99) == pytest.approx(0.76)  # the first of the 25 ages out at 1.01
-    clock[0] = 1.01
-    assert limiter.reserve(99) == 0.0
