@@ -57,6 +57,18 @@ async def enqueue(
     dedup: str | None = None,
 ) -> list[OutboundMessage]:
     """One row per person and channel. `dedup` makes a repeated call a no-op per row."""
+    made = await insert_rows(message_rows(
+        kind=kind, people=people, context=context, due_at=due_at, matter=matter,
+        only_channel=only_channel, dedup=dedup), now)
+    if made:
+        await announce()
+    return made
+
+
+def message_rows(*, kind: str, people: Iterable[Person], context: dict[str, Any],
+                 due_at: datetime, matter: Matter | None = None, only_channel: str | None = None,
+                 dedup: str | None = None) -> list[dict[str, Any]]:
+    """The rows `enqueue` writes, for a caller that writes many at once (`insert_rows`)."""
     rows = []
     for person in people:
         for channel, address in person_channels(person):
@@ -69,10 +81,7 @@ async def enqueue(
                 "context": context | {"person": person.name, "channel": channel},
                 "due_at": due_at,
                 "dedup_key": f"{dedup}:{person.id}:{channel}" if dedup else None})
-    made = await insert_rows(rows, now)
-    if made:
-        await announce()
-    return made
+    return rows
 
 
 INSERT_CHUNK = 1000

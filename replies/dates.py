@@ -34,6 +34,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from scheduler.calendar import add_months
+
 __all__ = [
     "SPRING_FESTIVAL",
     "cn_int",
@@ -171,13 +173,6 @@ def _match(m: re.Match[str], today: date) -> DateMatch:
 def month_end(year: int, month: int) -> date:
     """Last day of a month."""
     return date(year, month, calendar.monthrange(year, month)[1])
-
-
-def add_months(day: date, months: int) -> date:
-    """Same day ``months`` later, clamped to the month end (1月31日 + 1 → 2月28/29日)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def weekday_on_or_after(today: date, weekday: int, *, next_week: bool = False) -> date:

@@ -10,6 +10,7 @@ The calendar object is plain data: nothing here touches the database.
 
 from __future__ import annotations
 
+import calendar as month_calendar
 from collections.abc import Mapping
 from datetime import date, timedelta
 from enum import StrEnum
@@ -97,3 +98,10 @@ def next_workday_on_or_after(calendar: WorkCalendar, day: date) -> date:
     while not calendar.is_workday(day):
         day += timedelta(days=1)
     return day
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day ``months`` later, clamped to the month end (1月31日 + 1 → 2月28/29日)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, month_calendar.monthrange(year, month)[1]))

@@ -6,9 +6,11 @@ lives here as plain data; the clock in `scheduler.rules` reads nothing else.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import time, timedelta
 from enum import Enum, StrEnum
+from functools import cache, lru_cache
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -172,11 +174,22 @@ def policy_to_json(bp: BoardPolicy) -> dict[str, Any]:
 
 def policy_from_json(data: dict[str, Any]) -> BoardPolicy:
     """The policy back; a field the snapshot lacks (added since) takes its default, a field
-    the class no longer has is ignored."""
-    hints = get_type_hints(BoardPolicy)
+    the class no longer has is ignored. Matters share a few snapshots, and a clock tick reads
+    thousands: each distinct one is converted once (the policy is frozen, so it is shared)."""
+    return _policy_from_text(json.dumps(data, sort_keys=True))
+
+
+@lru_cache(maxsize=256)
+def _policy_from_text(text: str) -> BoardPolicy:
+    hints = type_hints(BoardPolicy)
     known = {f.name for f in fields(BoardPolicy)}
     return BoardPolicy(**{name: from_json(hints[name], value)
-                          for name, value in data.items() if name in known})
+                          for name, value in json.loads(text).items() if name in known})
+
+
+@cache
+def type_hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
 
 
 def to_json(value: Any) -> Any:
@@ -208,7 +221,7 @@ def from_json(hint: Any, value: Any) -> Any:
         items = [from_json(args[0], v) for v in value]
         return tuple(items) if origin is tuple else items
     if is_dataclass(hint):
-        hints = get_type_hints(hint)
+        hints = type_hints(hint)
         return hint(**{k: from_json(hints[k], v) for k, v in value.items() if k in hints})
     if hint is timedelta:
         return timedelta(seconds=value["seconds"])

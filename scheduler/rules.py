@@ -25,6 +25,7 @@ from enum import StrEnum
 
 from scheduler.calendar import (
     WorkCalendar,
+    add_months,
     add_workdays,
     last_workday_on_or_before,
     next_workday_on_or_after,
@@ -166,9 +167,8 @@ def at_local(day: date, clock_time: time) -> datetime:
 def add_month(instant: datetime) -> datetime:
     """Same clock time one calendar month later (clamped to the month's last day)."""
     moment = local(instant)
-    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    day = min(moment.day, month_calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day).astimezone(UTC)
+    later = add_months(moment.date(), 1)
+    return moment.replace(year=later.year, month=later.month, day=later.day).astimezone(UTC)
 
 
 CLASS_NODES = {"general": ("1d", "3d", "7d"), "major": ("1d", "3d", "7d", "1m")}
@@ -374,8 +374,17 @@ def chase(state: NodeState, active: datetime, bp: BoardPolicy) -> list[Action]:
     start = max(node.due, active)
     episode = f"{node.key}@{int(start.timestamp())}"
     actions += LADDERS[node.ladder](node, start, episode, bp)
-    return [replace(a, valid_until=until, not_before=active)
+    return [revised(a, valid_until=until, not_before=active)
             for a in actions if until is None or a.at < until]
+
+
+def revised(action: Action, **changes: object) -> Action:
+    """`dataclasses.replace` for the actions `chase` makes (a tick plans thousands of
+    matters, and `replace` re-runs the whole constructor: most of a plan's time): a copy
+    with `changes`, made before anyone else holds it."""
+    copy = object.__new__(Action)
+    copy.__dict__.update(action.__dict__, **changes)
+    return copy
 
 
 def urge(node: Node, episode: str, at: datetime, number: int, audience: Audience,
@@ -403,7 +412,7 @@ def standard_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) 
     offsets = [3 * i for i in range(1, 9)] + [24 + 2 * i for i in range(1, 12)]
     reason = "report" if node.reason in ("weekly", "monthly") else "node"
     supervise_at = start + 48 * HOUR
-    actions = [replace(urge(node, episode, start + h * HOUR, n, Audience.OPERATORS_DIRECTOR,
+    actions = [revised(urge(node, episode, start + h * HOUR, n, Audience.OPERATORS_DIRECTOR,
                             reason), series_end=supervise_at)
                for n, h in enumerate(offsets, start=1)]
     actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, supervise_at,
@@ -435,7 +444,7 @@ def monthly_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) -
     times = [at_local(first_day + d * DAY, t) for d in (0, 1) for t in (time(8), time(15))]
     times = [t for t in times if t > start] if local(start).time() != time(0) else times
     end = at_local(first_day + 2 * DAY, time(0))
-    actions = [replace(urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report"),
+    actions = [revised(urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report"),
                        series_end=end)
                for n, t in enumerate(times, start=1)]
     to_leader = Board(bp.board) in (Board.KEY_WORK, Board.REFORM)

@@ -20,11 +20,9 @@ from dispatch import metrics
 from dispatch.channel import Channel, InboundSink
 from dispatch.dispatcher import Dispatcher, Limiter
 from dispatch.loop import DispatchLoop
-from dispatch.outbox import is_postgres
 from dispatch.ratelimit import Limit, RateLimiter
 from dispatch.render import Renderer
 from dispatch.shared_limits import SharedRateLimiter
-from models import Matter
 from scheduler.clock import Clock
 from service.config import ConfigError, Settings, check_serving
 from service.db import close_database, open_database
@@ -35,13 +33,10 @@ from sms_gateway.webhooks import RedactingAccessLogger
 from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.holidays import calendar_warning
-from workflow.states import OPEN
+from workflow.upkeep import on_start
 
 log = logging.getLogger("duban")
 
-# Matters a tick catches up at once on PostgreSQL; with the dispatcher loop it stays within
-# tortoise's default pool of 5 connections.
-CLOCK_PARALLEL = 3
 HTTP_CONCURRENCY = 8  # requests in flight at once to an HTTP provider or the Bot API
 
 
@@ -63,7 +58,7 @@ class Service:
         """One poll of the clock; messages go out from the dispatcher loop, not from here."""
         started = time.perf_counter()
         try:
-            await run_clock(self.ctx, parallel=CLOCK_PARALLEL if is_postgres() else 1)
+            await run_clock(self.ctx)
         except Exception:  # a bad tick must not stop the next one
             log.exception("tick failed")
         metrics.TICK_SECONDS.observe(time.perf_counter() - started)
@@ -210,7 +205,7 @@ async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
     runner, console = await listen(service)
-    await forget_next_actions()
+    await on_start(service.ctx)  # not a replan: a restart must not hold up sending
     for channel in service.channels.values():
         await channel.start()
     scheduler = AsyncIOScheduler()
@@ -270,11 +265,6 @@ async def bind(runner: web.AppRunner, host: str, port: int) -> None:
     except OSError as exc:
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
-
-
-async def forget_next_actions() -> None:
-    """The policy may have changed since the last run: every matter's clock looks again."""
-    await Matter.filter(state__in=list(OPEN)).update(next_action_at=None)
 
 
 def start_polling(service: Service) -> asyncio.Task | None:

@@ -1,28 +1,46 @@
 """Carry out what the 13710 clock says is due: state effects, score events, message rows.
 
-Each clock action is done once per matter (a `ClockAction` row with a unique key, written
-in the same transaction as its effects), however many instances or ticks race for it.
+A tick works on its due matters a batch at a time: it reads the batch's facts, done actions,
+people and names in a few set-based queries, plans each matter (pure rules), and writes the
+clock actions, score events, audit entries and message rows of the whole batch in a few
+statements, in one transaction. Each clock action is done once per matter however many
+instances or ticks race for it: its `ClockAction` key is inserted first (ON CONFLICT DO
+NOTHING) and only the keys this transaction inserted get their effects. On PostgreSQL the
+batch also locks its matters (SKIP LOCKED), so racing instances split the due matters
+between them instead of planning the same ones.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from dispatch import metrics
-from models import ClockAction, Matter, Node, Person, Role, Unit, YearEndList
-from scheduler.policy import BOARD_NAMES, Board
-from scheduler.rules import Action, Effect, Kind, plan, year_end_lists
+from dispatch.outbox import announce
+from models import (
+    AuditEntry,
+    ClockAction,
+    Matter,
+    Node,
+    Person,
+    Role,
+    ScoreEvent,
+    Unit,
+    YearEndList,
+)
+from scheduler.policy import BOARD_NAMES, Board, BoardPolicy
+from scheduler.rules import Action, Effect, Kind, board_policy, plan, year_end_lists
 from workflow import recipients
+from workflow.bulk import insert_new
 from workflow.context import Context
-from workflow.delivery import deliver
-from workflow.facts import matter_facts, matter_policy
-from workflow.records import CLOCK, add_score, audit, move
+from workflow.delivery import deliver, letters, write_letters
+from workflow.facts import many_facts, matter_policy
+from workflow.records import CLOCK, audit_entry, moved, score_event
 from workflow.states import FINISHED, OPEN, Event
 from workflow.upkeep import before_tick
 
@@ -33,23 +51,77 @@ YEAR_END_INTERVAL = timedelta(weeks=1)
 LOOK_AHEAD = timedelta(days=40)  # a matter with nothing due sooner is looked at again then
 PENALTIES = {"urge_episode": "-0.1", "supervised": "-0.5"}  # R32
 REPLAN_CHUNK = 2000  # matters without a planned next moment looked at per tick
+BATCH = 1000  # matters caught up in one transaction
+
+Work = list[tuple[Matter, BoardPolicy, list[tuple[Action, bool]]]]  # due actions, stale?
+
+
+async def run_clock(ctx: Context) -> int:
+    """One tick: every open matter with an action due catches up, in id order (`duban
+    simulate` prints the same rows in the same order every run), and the year-end lists go
+    out (R23). Matters whose next moment is unknown are planned `REPLAN_CHUNK` a tick."""
+    await before_tick(ctx)
+    now = ctx.clock.now()
+    open_ = Matter.filter(state__in=list(OPEN))
+    due = await open_.filter(next_action_at__lte=now).order_by("next_action_at").values_list(
+        "id", "next_action_at")
+    if due:
+        metrics.TICK_LAG.set((now - due[0][1]).total_seconds())
+    unplanned = await open_.filter(next_action_at=None).order_by("id").limit(
+        REPLAN_CHUNK).values_list("id", flat=True)
+    ids = sorted({i for i, _ in due} | set(unplanned))
+    count = 0
+    for start in range(0, len(ids), BATCH):
+        count += await safe_catch_up(ctx, ids[start:start + BATCH])
+    return count + await send_year_end_lists(ctx)
+
+
+async def safe_catch_up(ctx: Context, ids: list[int]) -> int:
+    try:
+        return await catch_up_many(ctx, ids, skip_locked=True)
+    except Exception:  # e.g. a date past the calendar's data: the others still go on
+        if len(ids) == 1:
+            log.exception("matter %s: the clock could not catch up", ids[0])
+            return 0
+    return sum([await safe_catch_up(ctx, [i]) for i in ids])  # find the one that fails
 
 
 async def catch_up(ctx: Context, matter: Matter) -> int:
-    """Do every action of the matter that is due by now and not done yet."""
+    """Do every action of the matter that is due by now and not done yet (after a change:
+    waits for a tick that holds the matter, then plans with what that tick did)."""
+    return await catch_up_many(ctx, [matter.id], skip_locked=False)
+
+
+async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> int:
+    """Catch the matters up in one transaction; returns how many actions were due."""
     now = ctx.clock.now()
-    matter = await Matter.get(id=matter.id)
-    if matter.state in FINISHED:
-        return 0
-    done = set(await ClockAction.filter(matter=matter).values_list("key", flat=True))
-    facts = await matter_facts(matter)
-    actions = plan(facts, ctx.policy, ctx.calendar, now + LOOK_AHEAD)
-    due = [a for a in actions if a.key not in done and a.at <= now]
-    for action, stale in mark_stale(due, now):
-        await carry_out(ctx, matter, action, now, stale)
-    later = (a.at for a in actions if a.at > now and a.key not in done)
-    await Matter.filter(id=matter.id).update(next_action_at=min(later, default=now + LOOK_AHEAD))
-    return len(due)
+    async with in_transaction():
+        matters = await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
+            "id").select_for_update(skip_locked=skip_locked)
+        work = await planned(ctx, matters, now)
+        wrote = await carry_out(ctx, work, now)
+        if matters:
+            await Matter.bulk_update(matters, ["next_action_at"], batch_size=BATCH)
+    if wrote:  # again after the commit: SQLite has no NOTIFY to wake this process's loop then
+        await announce()
+    return sum(len(due) for _, _, due in work)
+
+
+async def planned(ctx: Context, matters: list[Matter], now: datetime) -> Work:
+    """Each matter's due actions not done yet (marked stale or not), and its next moment."""
+    done: dict[int, set[str]] = {m.id: set() for m in matters}
+    for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
+            "matter_id", "key"):
+        done[matter_id].add(key)
+    facts = await many_facts(matters)
+    work = []
+    for matter in matters:
+        actions = plan(facts[matter.id], ctx.policy, ctx.calendar, now + LOOK_AHEAD)
+        due = [a for a in actions if a.key not in done[matter.id] and a.at <= now]
+        later = (a.at for a in actions if a.at > now and a.key not in done[matter.id])
+        matter.next_action_at = min(later, default=now + LOOK_AHEAD)
+        work.append((matter, board_policy(facts[matter.id], ctx.policy), mark_stale(due, now)))
+    return work
 
 
 def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
@@ -68,47 +140,110 @@ def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
     return result
 
 
-async def carry_out(ctx: Context, matter: Matter, action: Action, now: datetime,
-                    stale: bool) -> None:
-    try:
-        async with in_transaction():
-            await ClockAction.create(matter=matter, key=action.key, kind=action.kind.value,
-                                     due_at=action.at, done_at=now, skipped=stale)
-            if action.penalty:  # a skipped urge still opened its episode (R32)
-                await add_score(matter, PENALTIES[action.penalty.value], action.penalty.value,
-                                action.at)
-            if stale:
-                return
-            await apply_effect(matter, action, now)
-            people = await recipients.audience_people(matter, action.audience)
-            context = await message_context(ctx, matter) | action_context(ctx, action)
-            await deliver(ctx, kind=action.kind.value, people=people, context=context,
-                          due_at=action.at, now=now, matter=matter,
-                          dedup=f"{matter.id}:{action.key}")
-    except IntegrityError:
-        return  # another instance carried this action out first
+async def carry_out(ctx: Context, work: Work, now: datetime) -> bool:
+    """Claim the due actions' keys; do what each claimed one does; write it all at once.
+    Returns whether it wrote message rows."""
+    claimed = await claim([(m, a, stale) for m, _, due in work for a, stale in due], now)
+    if not claimed:
+        return False
+    matters = [m for m, _, _ in work]
+    found = Carried(await recipients.load_directory(matters), await load_headings(matters))
+    for matter, policy, due in work:
+        for action, stale in due:
+            if (matter.id, action.key) in claimed:
+                found.add(ctx, matter, policy, action, stale)
+    return await found.write(ctx, now)
 
 
-async def apply_effect(matter: Matter, action: Action, now: datetime) -> None:
-    if action.effect in EFFECT_EVENTS:
-        await move(matter, EFFECT_EVENTS[action.effect], CLOCK, action.at,
-                   clock_action=action.key)  # not `action=`: audit's own parameter
-    elif action.effect is Effect.ACCOUNTABILITY:
-        await audit(matter, CLOCK, "accountability", matter.state, matter.state, action.at)
+async def claim(due: list[tuple[Matter, Action, bool]], now: datetime) -> set[tuple[int, str]]:
+    """Insert the actions' keys; those another transaction holds already are left out.
+    Returns the (matter id, key) pairs this transaction inserted: the ones it carries out."""
+    at = now.astimezone(UTC)
+    rows = [(m.id, a.key, a.kind.value, a.at.astimezone(UTC), at, stale) for m, a, stale in due]
+    return set(await insert_new(ClockAction._meta.db_table,
+                                ("matter_id", "key", "kind", "due_at", "done_at", "skipped"),
+                                rows, unique=("matter_id", "key"), returning=("matter_id", "key")))
+
+
+@dataclass
+class Carried:
+    """What the claimed actions of a batch write, in the order today's rows are expected:
+    matters by id, actions in plan order, people in the ladder's order."""
+
+    directory: recipients.Directory
+    headings: Headings
+    scores: list[ScoreEvent] = field(default_factory=list)
+    audits: list[AuditEntry] = field(default_factory=list)
+    moved: dict[int, Matter] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    people: dict[int, Person] = field(default_factory=dict)
+
+    def add(self, ctx: Context, matter: Matter, policy: BoardPolicy, action: Action,
+            stale: bool) -> None:
+        if action.penalty:  # a skipped urge still opened its episode (R32)
+            self.scores.append(score_event(matter, PENALTIES[action.penalty.value],
+                                           action.penalty.value, action.at))
+        if stale:
+            return
+        self.apply_effect(matter, action)
+        people = self.directory.audience(matter, action.audience)
+        self.people |= {p.id: p for p in people}
+        context = matter_context(ctx, matter, policy, self.headings) | action_context(ctx,
+                                                                                       action)
+        self.rows += letters(kind=action.kind.value, people=people, context=context,
+                             due_at=action.at, matter=matter, dedup=f"{matter.id}:{action.key}")
+
+    def apply_effect(self, matter: Matter, action: Action) -> None:
+        if action.effect in EFFECT_EVENTS:  # `clock_action=`, not `action=`: audit's own
+            self.audits.append(moved(matter, EFFECT_EVENTS[action.effect], CLOCK, action.at,
+                                     clock_action=action.key))
+            self.moved[matter.id] = matter
+        elif action.effect is Effect.ACCOUNTABILITY:
+            self.audits.append(audit_entry(matter, CLOCK, "accountability", matter.state,
+                                           matter.state, action.at))
+
+    async def write(self, ctx: Context, now: datetime) -> bool:
+        await ScoreEvent.bulk_create(self.scores)
+        for state in {m.state for m in self.moved.values()}:
+            await Matter.filter(id__in=[i for i, m in self.moved.items() if m.state == state]
+                                ).update(state=state)
+        await AuditEntry.bulk_create(self.audits)
+        return bool(await write_letters(ctx, self.rows, self.people.values(), now))
+
+
+@dataclass(frozen=True)
+class Headings:
+    """What message templates name besides the matter's own fields."""
+
+    unit_names: dict[int, str]
+    first_due: dict[int, datetime]  # matter id -> its 1d node's deadline
+
+
+async def load_headings(matters: list[Matter]) -> Headings:
+    units = {u for m in matters for u in (m.lead_id, m.initiator_id)}
+    names = dict(await Unit.filter(id__in=sorted(units)).values_list("id", "name"))
+    first = await Node.filter(matter_id__in=[m.id for m in matters], key="1d").values_list(
+        "matter_id", "due_at")
+    return Headings(names, dict(first))
 
 
 async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
+    return matter_context(ctx, matter, matter_policy(ctx.policy, matter),
+                          await load_headings([matter]))
+
+
+def matter_context(ctx: Context, matter: Matter, policy: BoardPolicy, headings: Headings
+                   ) -> dict[str, Any]:
     """What every template about a matter may use (plain JSON: it is stored on the row)."""
-    lead: Unit = await matter.lead
-    initiator: Unit = await matter.initiator
-    first = await Node.get_or_none(matter=matter, key="1d")
+    first_due = headings.first_due.get(matter.id)
     return {
         # R6: on a board counting working days, "24 hours" would mislead; name the time.
-        "working_days": matter_policy(ctx.policy, matter).working_days,
-        "first_due": local_text(ctx, first.due_at) if first else "",
+        "working_days": policy.working_days,
+        "first_due": local_text(ctx, first_due) if first_due else "",
         "code": matter.code, "title": matter.title, "board": matter.board,
-        "board_name": BOARD_NAMES[Board(matter.board)], "lead": lead.name,
-        "initiator": initiator.name, "state": matter.state.value,
+        "board_name": BOARD_NAMES[Board(matter.board)],
+        "lead": headings.unit_names[matter.lead_id],
+        "initiator": headings.unit_names[matter.initiator_id], "state": matter.state.value,
         "deadline": local_text(ctx, matter.deadline) if matter.deadline else "",
     }
 
@@ -124,42 +259,6 @@ def action_context(ctx: Context, action: Action) -> dict[str, Any]:
 
 def local_text(ctx: Context, instant: datetime) -> str:
     return instant.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
-
-
-async def run_clock(ctx: Context, parallel: int = 1) -> int:
-    """One tick: every open matter with an action due catches up, and the year-end lists go
-    out (R23). Matters whose next moment is unknown (after a restart) are replanned
-    `REPLAN_CHUNK` at a time, so a tick stays short however many matters are open. With
-    `parallel` > 1 that many matters catch up at once (PostgreSQL: round trips overlap)."""
-    await before_tick(ctx)
-    count = 0
-    now = ctx.clock.now()
-    open_ = Matter.filter(state__in=list(OPEN))
-    due = await open_.filter(next_action_at__lte=now).order_by("next_action_at", "id")
-    if due:
-        metrics.TICK_LAG.set((now - due[0].next_action_at).total_seconds())
-    unplanned = await open_.filter(next_action_at=None).order_by("id").limit(REPLAN_CHUNK)
-    matters = sorted(due + unplanned, key=lambda m: m.id)
-    if parallel > 1:  # each matter in its own transaction; its clock-action keys keep it once
-        slots = asyncio.Semaphore(parallel)
-
-        async def one(matter: Matter) -> int:
-            async with slots:
-                return await safe_catch_up(ctx, matter)
-
-        count = sum(await asyncio.gather(*(one(m) for m in matters)))
-    else:  # in id order: `duban simulate` prints the same rows in the same order every run
-        for matter in matters:
-            count += await safe_catch_up(ctx, matter)
-    return count + await send_year_end_lists(ctx)
-
-
-async def safe_catch_up(ctx: Context, matter: Matter) -> int:
-    try:
-        return await catch_up(ctx, matter)
-    except Exception:  # e.g. a date past the calendar's data: the others still go on
-        log.exception("matter %s: the clock could not catch up", matter.code)
-        return 0
 
 
 async def send_year_end_lists(ctx: Context) -> int:
@@ -196,5 +295,6 @@ async def open_initiators() -> list[int]:
 
 
 async def year_end_recipients(initiator_id: int) -> list[Person]:
-    found = await recipients.people(initiator_id, [Role.HEAD])
-    return recipients.unique(found + await recipients.handlers(initiator_id))
+    directory = await recipients.load_directory(units=[initiator_id])
+    return recipients.unique(directory.people(initiator_id, [Role.HEAD])
+                             + directory.handlers(initiator_id))

@@ -19,3 +19,4 @@ class Context:
     tz: ZoneInfo = SHANGHAI
     sms_signature: str = "【督办】"
     sms_fallback_after: timedelta = timedelta(hours=4)  # messenger_first: SMS if unread
+    calendar_stamp: tuple[int, int | None] | None = None  # the imported days it holds

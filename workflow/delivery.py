@@ -17,7 +17,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import enqueue, person_channels
+from dispatch.outbox import announce, enqueue, insert_rows, message_rows, person_channels
 from models import (
     ChannelPreference,
     InboundMessage,
@@ -63,18 +63,35 @@ def channel_for(person: Person, kind: str) -> str | None:
 async def deliver(ctx: Context, *, kind: str, people: Iterable[Person], context: dict[str, Any],
                   due_at: datetime, now: datetime, matter: Matter | None = None,
                   dedup: str | None = None) -> list[OutboundMessage]:
-    """`enqueue`, person by person on the channels their preference picks; a messenger-first
-    message about a matter gets its SMS fallback check."""
-    rows = []
-    for person in people:
-        only = channel_for(person, kind)
-        made = await enqueue(kind=kind, people=[person], context=context, due_at=due_at,
-                             now=now, matter=matter, only_channel=only, dedup=dedup)
-        if only == MESSENGER and matter is not None:
-            await SmsFallback.bulk_create([SmsFallback(message=row, due_at=fallback_due(
-                ctx, max(row.due_at, now))) for row in made])
-        rows += made
-    return rows
+    """One row per person and channel their preference picks, written at once; a
+    messenger-first message about a matter gets its SMS fallback check."""
+    people = list(people)
+    return await write_letters(ctx, letters(kind=kind, people=people, context=context,
+                                            due_at=due_at, matter=matter, dedup=dedup),
+                               people, now)
+
+
+def letters(*, kind: str, people: Iterable[Person], context: dict[str, Any], due_at: datetime,
+            matter: Matter | None = None, dedup: str | None = None) -> list[dict[str, Any]]:
+    """The rows `deliver` writes, for a caller that writes many at once (`write_letters`)."""
+    return [row for person in people for row in message_rows(
+        kind=kind, people=[person], context=context, due_at=due_at, matter=matter,
+        only_channel=channel_for(person, kind), dedup=dedup)]
+
+
+async def write_letters(ctx: Context, rows: list[dict[str, Any]], people: Iterable[Person],
+                        now: datetime) -> list[OutboundMessage]:
+    """Write the rows, in their order, and the SMS fallback checks of those that go to a
+    messenger-first person's messenger only; wake the dispatchers."""
+    made = await insert_rows(rows, now)
+    by_id = {p.id: p for p in people}
+    await SmsFallback.bulk_create([
+        SmsFallback(message=row, due_at=fallback_due(ctx, max(row.due_at, now)))
+        for row in made if row.matter_id is not None and row.channel == MESSENGER
+        and channel_for(by_id[row.person_id], row.kind) == MESSENGER])
+    if made:
+        await announce()
+    return made
 
 
 def fallback_due(ctx: Context, sent_at: datetime) -> datetime:

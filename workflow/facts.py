@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import datetime
+
 from models import Application, ApplicationKind, ApplicationStatus, Feedback, Matter
 from scheduler.policy import BoardPolicy, Policy, policy_from_json, policy_to_json
 from scheduler.rules import MatterFacts, Report
@@ -14,23 +17,33 @@ def matter_policy(policy: Policy, matter: Matter) -> BoardPolicy:
 
 
 async def matter_facts(matter: Matter) -> MatterFacts:
-    feedback = await Feedback.filter(matter=matter).order_by("at", "id")
-    completions = await Application.filter(matter=matter, kind=ApplicationKind.COMPLETION
-                                           ).order_by("filed_at")
-    return MatterFacts(
-        code=matter.code,
-        board=matter.board,
-        klass=matter.klass,
-        assigned_at=matter.assigned_at,
-        explicit_deadline=matter.deadline,
-        reports=tuple(Report(f.at, f.ack_only, f.returned_at) for f in feedback),
-        pauses=tuple((a.filed_at, a.decided_at if a.status is ApplicationStatus.RETURNED
-                      else None) for a in completions),
-        closed_at=matter.closed_at,
-        continuing_since=matter.continuing_since,
-        continuing_until=matter.continuing_until,
-        policy=policy_from_json(matter.policy) if matter.policy else None,
-    )
+    return (await many_facts([matter]))[matter.id]
+
+
+async def many_facts(matters: list[Matter]) -> dict[int, MatterFacts]:
+    """The facts of every matter, read in two queries whatever their number."""
+    ids = [m.id for m in matters]
+    reports: dict[int, list[Report]] = defaultdict(list)
+    for f in await Feedback.filter(matter_id__in=ids).order_by("at", "id"):
+        reports[f.matter_id].append(Report(f.at, f.ack_only, f.returned_at))
+    pauses: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for a in await Application.filter(matter_id__in=ids, kind=ApplicationKind.COMPLETION
+                                      ).order_by("filed_at", "id"):
+        pauses[a.matter_id].append(
+            (a.filed_at, a.decided_at if a.status is ApplicationStatus.RETURNED else None))
+    return {m.id: MatterFacts(
+        code=m.code,
+        board=m.board,
+        klass=m.klass,
+        assigned_at=m.assigned_at,
+        explicit_deadline=m.deadline,
+        reports=tuple(reports[m.id]),
+        pauses=tuple(pauses[m.id]),
+        closed_at=m.closed_at,
+        continuing_since=m.continuing_since,
+        continuing_until=m.continuing_until,
+        policy=policy_from_json(m.policy) if m.policy else None,
+    ) for m in matters}
 
 
 async def snapshot_missing(policy: Policy) -> int:

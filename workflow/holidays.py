@@ -29,6 +29,13 @@ async def load_calendar() -> ChineseWorkCalendar:
     return ChineseWorkCalendar(imported)
 
 
+async def calendar_stamp() -> tuple[int, int | None]:
+    """Changes whenever the imported days do: their count and the newest row (an import
+    replaces whole years, so it always writes new rows)."""
+    newest = await Holiday.all().order_by("-id").first().values_list("id", flat=True)
+    return await Holiday.all().count(), newest
+
+
 async def replace_years(days: Iterable[HolidayDay], now: datetime) -> list[int]:
     """Store the days; every year they cover is replaced as a whole. Returns the years."""
     days = list(days)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from models import Application, AuditEntry, Feedback, Matter, Node, ScoreEvent, Unit
-from replies.dates import add_months
+from scheduler.calendar import add_months
 from workflow.states import CHASED, FINISHED
 
 TIMELINE_LENGTH = 20  # entries shown; the ledger has the whole record

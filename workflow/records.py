@@ -28,20 +28,38 @@ CLOCK = Actor(None, "clock")
 
 async def move(matter: Matter, event: Event, actor: Actor, now: datetime, **detail: Any) -> None:
     """Apply the state machine and write the audit row (inside the caller's transaction)."""
+    entry = moved(matter, event, actor, now, **detail)
+    await matter.save()
+    await entry.save()
+
+
+def moved(matter: Matter, event: Event, actor: Actor, now: datetime,
+          **detail: Any) -> AuditEntry:
+    """Apply the state machine to `matter` in memory; returns the audit row, not yet
+    written (the clock writes a tick's moves at once)."""
     before = matter.state
     matter.state = next_state(before, event, continuing=matter.continuing_since is not None)
-    await matter.save()
-    await audit(matter, actor, event.value, before, matter.state, now, **detail)
+    return audit_entry(matter, actor, event.value, before, matter.state, now, **detail)
 
 
 async def audit(matter: Matter | None, actor: Actor, action: str, before: str | None,
                 after: str | None, now: datetime, **detail: Any) -> None:
-    await AuditEntry.create(matter=matter, actor=actor.person, actor_label=actor.label,
-                            channel=actor.channel, action=action, before=before, after=after,
-                            detail={k: v for k, v in detail.items() if v is not None}, at=now)
+    await audit_entry(matter, actor, action, before, after, now, **detail).save()
+
+
+def audit_entry(matter: Matter | None, actor: Actor, action: str, before: str | None,
+                after: str | None, now: datetime, **detail: Any) -> AuditEntry:
+    """The audit row, not yet written (the clock writes a tick's rows at once)."""
+    return AuditEntry(matter=matter, actor=actor.person, actor_label=actor.label,
+                      channel=actor.channel, action=action, before=before, after=after,
+                      detail={k: v for k, v in detail.items() if v is not None}, at=now)
 
 
 async def add_score(matter: Matter, delta: str, reason: str, now: datetime) -> None:
-    """R32: the lead unit's points."""
-    await ScoreEvent.create(unit_id=matter.lead_id, matter=matter, delta=Decimal(delta),
-                            reason=reason, at=now)
+    await score_event(matter, delta, reason, now).save()
+
+
+def score_event(matter: Matter, delta: str, reason: str, now: datetime) -> ScoreEvent:
+    """R32: the lead unit's points (not yet written)."""
+    return ScoreEvent(unit_id=matter.lead_id, matter=matter, delta=Decimal(delta),
+                      reason=reason, at=now)

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from models import ClockAction, Matter, Node
 from scheduler.policy import Board, policy_to_json
 from scheduler.rules import Action, node_states, plan
-from workflow.chase import catch_up
+from workflow.chase import BATCH, catch_up, catch_up_many
 from workflow.context import Context
 from workflow.facts import matter_facts, matter_policy
 from workflow.records import Actor, audit
@@ -66,10 +66,13 @@ async def replan(ctx: Context, matter: Matter, actor: Actor, old: dict, new: dic
 
 async def recount_working_days(ctx: Context, actor: Actor, years: list[int]) -> list[Matter]:
     """After a holiday notice was imported: the open matters that count working days get
-    their nodes on the new dates, with no action repeated. Returns the matters moved."""
-    moved = []
+    their nodes on the new dates, with no action repeated; every other open matter's next
+    moment is recomputed too (a quarterly summary or a node held to a working day moves
+    with the calendar), a batch at a time. Returns the matters moved."""
+    moved, others = [], []
     for matter in await Matter.filter(state__in=list(OPEN)).order_by("id"):
         if not matter_policy(ctx.policy, matter).working_days:
+            others.append(matter.id)
             continue
         now = ctx.clock.now()
         async with in_transaction():
@@ -79,6 +82,8 @@ async def recount_working_days(ctx: Context, actor: Actor, years: list[int]) -> 
                             years=years, carried_over=carried)
                 moved.append(matter)
         await catch_up(ctx, matter)
+    for start in range(0, len(others), BATCH):
+        await catch_up_many(ctx, others[start:start + BATCH], skip_locked=False)
     return moved
 
 

@@ -618,8 +618,9 @@ async def test_carrying_out_the_same_action_twice_leaves_one_record(org, ctx, cl
     clock.set(sh(11, 24, 12))
     actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, clock.now())
     urge = next(a for a in actions if a.kind is Kind.URGE)
-    await carry_out(ctx, matter, urge, clock.now(), False)
-    await carry_out(ctx, matter, urge, clock.now(), False)
+    for _ in range(2):
+        await carry_out(ctx, [(matter, ctx.policy.board(matter.board), [(urge, False)])],
+                        clock.now())
     assert await ClockAction.filter(matter=matter, key=urge.key).count() == 1
     assert await scores(matter) == [("urge_episode", Decimal("-0.1"))]
     assert len(await rows("urge", matter)) == 4  # 李一 sms+telegram, 赵二, 刘主任: once

@@ -24,6 +24,7 @@ from workflow.chase import run_clock
 from workflow.context import Context
 from workflow.records import Actor
 from workflow.replan import replan_matters
+from workflow.upkeep import on_start
 
 from .conftest import assert_nodes_agree_with_the_clock, register
 
@@ -142,11 +143,11 @@ def test_issue9_part5_a_snapshot_survives_fields_added_or_removed():
     assert policy_from_json(data) == replace(bp, cadence=BoardPolicy(Board.KEY_WORK).cadence)
 
 
-async def test_r12_issue9_part5_a_matter_from_before_snapshots_gets_one_at_the_first_tick(
+async def test_r12_issue9_part5_a_matter_from_before_snapshots_gets_one_at_start_up(
         org, ctx, clock):
     matter = await register(ctx)
     await Matter.filter(id=matter.id).update(policy=None)  # as the 0006 migration leaves it
-    await run_clock(ctx)
+    await on_start(ctx)  # issue 10: once, not at every tick
     assert (await Matter.get(id=matter.id)).policy == policy_to_json(ctx.policy.board("daily"))
     ctx.policy = WORKING_DAYS.policy()
     await run_clock(ctx)

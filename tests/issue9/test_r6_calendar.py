@@ -83,6 +83,17 @@ async def test_r6_issue9_part2_an_imported_2027_notice_changes_the_plan(org, wed
     assert await AuditEntry.exists(matter=matter, action="calendar")
 
 
+async def test_r6_issue10_an_import_recomputes_every_open_matters_next_moment(org, wed_ctx,
+                                                                              tmp_path):
+    """A restart no longer replans every matter, so the import does it: also for a matter
+    that does not count working days (a quarterly summary counts them all the same)."""
+    matter = await register(wed_ctx)  # daily: calendar days
+    planned = (await Matter.get(id=matter.id)).next_action_at
+    await Matter.filter(id=matter.id).update(next_action_at=WED + timedelta(days=300))
+    await import_holidays(SETTINGS, write(tmp_path, "2027.csv", NEW_YEAR_2027), wed_ctx.clock)
+    assert (await Matter.get(id=matter.id)).next_action_at == planned
+
+
 async def test_r6_r12_r32_issue9_part2_an_import_after_supervision_never_supervises_again(
         org, tmp_path):
     """Acknowledged at once, the matter's 3d node (Mon 4 Jan, counted Mon-Fri) is supervised

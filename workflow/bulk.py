@@ -1,0 +1,42 @@
+"""Many rows in one statement, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from dispatch.outbox import is_postgres
+
+MAX_PARAMETERS = 30000  # asyncpg allows 32767 per statement, SQLite 32766
+
+
+async def insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                     unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
+    """Insert `rows`, leaving out each whose `unique` columns are taken already (by an
+    earlier row or by another instance's transaction, which the insert waits for); returns
+    `returning` of the rows inserted. A caller that acts only on those acts once."""
+    found: list[tuple] = []
+    per_statement = max(1, MAX_PARAMETERS // len(columns))
+    for start in range(0, len(rows), per_statement):
+        found += await _insert_new(table, columns, rows[start:start + per_statement], unique,
+                                   returning)
+    return found
+
+
+async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                      unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
+    if not rows:
+        return []
+    postgres = is_postgres()
+    width = len(columns)
+    marks = ", ".join(
+        "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
+        for i in range(len(rows)))
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks} "
+           f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING {', '.join(returning)}")
+    values = [value for row in rows for value in row]
+    async with in_transaction() as connection:  # the caller's transaction, if it has one
+        result = await connection.execute_query_dict(sql, values)
+    return [tuple(r[c] for c in returning) for r in result]
