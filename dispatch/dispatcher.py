@@ -83,9 +83,15 @@ class Dispatcher:
         return await claim_due(self.clock.now(), self.worker, self.lease, limit)
 
     async def drain(self) -> int:
+        """Send everything due now, batch after batch (rows written while sending, e.g. a
+        failover's copy, included). Stale claims are looked for once: they only appear as
+        time passes."""
+        await self.recover_stale()
+        self.prune_limits()
         total = 0
-        while count := await self.run_once():
-            total += count
+        while rows := await self.claim(BATCH):
+            await self.deliver_all(rows)
+            total += len(rows)
         return total
 
     def prune_limits(self) -> None:

@@ -157,11 +157,6 @@ async def record(row: OutboundMessage, status: MessageStatus, now: datetime, det
     return True
 
 
-def claimable(now: datetime) -> Q:
-    due = Q(status=MessageStatus.PENDING, due_at__lte=now)
-    return due | Q(status=MessageStatus.CLAIMED, claim_until__lt=now)
-
-
 async def claim_due(now: datetime, worker: str, lease: timedelta, limit: int = 50
                     ) -> list[OutboundMessage]:
     """Claim up to `limit` due rows for this worker, oldest first, in one statement committed
@@ -172,6 +167,8 @@ async def claim_due(now: datetime, worker: str, lease: timedelta, limit: int = 5
     if is_postgres():
         return await claim_postgres(now, until, worker, limit)
     ids = await claim_sqlite(now, until, worker, limit)
+    if not ids:
+        return []  # nothing due: no second query
     return await OutboundMessage.filter(id__in=ids).order_by("due_at", "id")
 
 
@@ -196,15 +193,16 @@ async def claim_postgres(now: datetime, until: datetime, worker: str, limit: int
 
 
 async def claim_sqlite(now: datetime, until: datetime, worker: str, limit: int) -> list[int]:
-    async with in_transaction():
-        candidates = OutboundMessage.filter(claimable(now)).order_by("due_at", "id").limit(limit)
-        ids = await candidates.values_list("id", flat=True)
-        await OutboundMessage.filter(claimable(now), id__in=ids).update(
-            status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=until)
-        # The claim's own lease tells this claim's rows from an older one of the same worker.
-        return await OutboundMessage.filter(
-            id__in=ids, status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=until
-        ).values_list("id", flat=True)
+    """The same single UPDATE … RETURNING (SQLite 3.35+): atomic, as SQLite has one writer.
+    Times are compared as the text tortoise stores (ISO 8601 in UTC)."""
+    now, until = now.astimezone(UTC), until.astimezone(UTC)
+    async with in_transaction() as connection:
+        rows = await connection.execute_query_dict(
+            "UPDATE outbound_message SET status = 'claimed', claimed_by = ?, claim_until = ? "
+            "WHERE id IN (SELECT id FROM outbound_message WHERE (status = 'pending' "
+            "AND due_at <= ?) OR (status = 'claimed' AND claim_until < ?) ORDER BY due_at, id "
+            "LIMIT ?) RETURNING id", [worker, until, now, now, limit])
+    return [row["id"] for row in rows]
 
 
 async def start_sending(rows: list[tuple[OutboundMessage, str]], worker: str, now: datetime,

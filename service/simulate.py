@@ -8,7 +8,9 @@ recording channels. Output: JSON lines per ../shared/docs/simulate-contract.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from bisect import bisect_right
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -19,8 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dispatch.channel import InboundText, Outgoing, SendResult
 from dispatch.dispatcher import Dispatcher
+from dispatch.outbox import off_enqueue, on_enqueue
 from dispatch.render import Renderer
-from models import AuditEntry, BoardInitiator, Matter, Person, Role, ScoreEvent, Unit
+from models import (
+    AuditEntry,
+    BoardInitiator,
+    Matter,
+    MessageStatus,
+    OutboundMessage,
+    Person,
+    Role,
+    ScoreEvent,
+    Unit,
+)
 from scheduler.clock import VirtualClock
 from scheduler.policy import Board, QuietHours
 from scheduler.rules import year_end_lists
@@ -187,6 +200,11 @@ class Simulation:
         self.dispatcher = Dispatcher(self.channels, Renderer(self.ctx.sms_signature), self.clock,
                                      worker="simulate")
         self.addresses: dict[str, Any] = {}  # stored address -> as the scenario wrote it
+        self.year_end = [at for _, at in year_end_lists(self.clock.now(), scenario.until)]
+        # The dispatcher drains when rows were written since its last drain, or when a row
+        # left pending for later falls due; otherwise a drain would find nothing to send.
+        self.written = asyncio.Event()
+        self.next_send: datetime | None = None
 
     async def run(self) -> list[dict[str, Any]]:
         from replies.inbound import Inbox  # the reply path, as in production
@@ -195,37 +213,53 @@ class Simulation:
         await self.load_org()
         matters = sorted(self.scenario.matters, key=lambda m: m.created_at)
         events = sorted(self.scenario.events, key=lambda e: e.at)
-        while True:
-            moment = await self.next_moment(matters, events)
-            if moment is None:
-                break
-            self.clock.set(moment)
-            while matters and matters[0].created_at <= moment:
-                await self.register(matters.pop(0))
-            await self.catch_up()
-            while events and events[0].at <= moment:
-                await inbox.inbound(self.inbound_text(events.pop(0)))
+        on_enqueue(self.written)
+        try:
+            while True:
+                moment = await self.next_moment(matters, events)
+                if moment is None:
+                    break
+                self.clock.set(moment)
+                while matters and matters[0].created_at <= moment:
+                    await self.register(matters.pop(0))
                 await self.catch_up()
+                while events and events[0].at <= moment:
+                    await inbox.inbound(self.inbound_text(events.pop(0)))
+                    await self.catch_up()
+        finally:
+            off_enqueue(self.written)
         return await self.output()
 
     async def catch_up(self) -> None:
         await run_clock(self.ctx)
+        await self.send_due()
+
+    async def send_due(self) -> None:
+        """Drain the outbox, as the dispatcher does, whenever it may find something due."""
+        if not self.written.is_set() and (self.next_send is None
+                                          or self.next_send > self.clock.now()):
+            return
+        self.written.clear()
         await self.dispatcher.drain()
+        self.next_send = await OutboundMessage.filter(status=MessageStatus.PENDING).order_by(
+            "due_at").first().values_list("due_at", flat=True)
 
     async def next_moment(self, matters: list[MatterIn], events: list[EventIn]) -> datetime | None:
         """The next moment anything happens: a registration, an event or a clock action."""
         now, until = self.clock.now(), self.scenario.until
         candidates = [m.created_at for m in matters[:1]] + [e.at for e in events[:1]]
-        candidates += await self.next_clock_actions(now, until)
+        candidates += await self.next_clock_actions(now)
         return min((c for c in candidates if now <= c <= until), default=None)
 
-    async def next_clock_actions(self, now: datetime, until: datetime) -> list[datetime]:
-        """The next year-end list and each open matter's next action, as the clock stored
-        it (never late: every change that brings an action forward recomputes it)."""
-        found = [at for _, at in year_end_lists(now, until) if at > now]
-        found += await Matter.filter(state__in=list(OPEN), next_action_at__gt=now
-                                     ).values_list("next_action_at", flat=True)
-        return [min(found)] if found else []
+    async def next_clock_actions(self, now: datetime) -> list[datetime]:
+        """The next year-end list and the soonest next action of an open matter, as the
+        clock stored it (never late: every change that brings an action forward
+        recomputes it)."""
+        later = bisect_right(self.year_end, now)
+        found = self.year_end[later:later + 1]
+        soonest = await Matter.filter(state__in=list(OPEN), next_action_at__gt=now).order_by(
+            "next_action_at").first().values_list("next_action_at", flat=True)
+        return [min(found + [soonest])] if soonest else found
 
     async def load_org(self) -> None:
         for unit_in in self.scenario.units:
@@ -278,8 +312,10 @@ class Simulation:
                 "unit": unit_keys[event.unit_id], "delta": float(event.delta),
                 "reason": event.reason}))
         people = {p.id: p for p in await Person.all()}
+        recipients = dict(await OutboundMessage.all().values_list("id", "person_id"))
         for order, (at, message) in enumerate(self.sent()):
-            lines.append((at, 2, order, await self.message_line(message, people, unit_keys)))
+            person = people.get(recipients[message.message_id] or 0)
+            lines.append((at, 2, order, self.message_line(message, person, unit_keys)))
         lines.sort(key=lambda line: (line[0], line[1], line[2]))
         return [{"at": self.local(at), **body} for at, _, _, body in lines]
 
@@ -287,12 +323,8 @@ class Simulation:
         both = self.channels["sms"].sent + self.channels["telegram"].sent
         return sorted(both, key=lambda pair: (pair[0], pair[1].message_id))
 
-    async def message_line(self, message: Outgoing, people: dict[int, Person],
-                           unit_keys: dict[int, str]) -> dict[str, Any]:
-        from models import OutboundMessage
-
-        row = await OutboundMessage.get(id=message.message_id)
-        person = people.get(row.person_id) if row.person_id else None
+    def message_line(self, message: Outgoing, person: Person | None,
+                     unit_keys: dict[int, str]) -> dict[str, Any]:
         return {
             "type": "message", "matter": message.matter_code, "kind": message.kind,
             "channel": message.channel, "to": self.addresses.get(message.to, message.to),

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from models import Holiday
@@ -21,12 +23,25 @@ class HolidayDay:
     name: str = ""
 
 
+_loaded: tuple[tuple[tuple[Any, Any], ...], ChineseWorkCalendar] | None = None
+
+
 async def load_calendar() -> ChineseWorkCalendar:
-    """The calendar the clock counts with: imported years, else the package's data."""
-    imported: dict[int, dict[date, bool]] = {}
-    for day, workday in await Holiday.all().values_list("day", "workday"):
-        imported.setdefault(day.year, {})[day] = workday
-    return ChineseWorkCalendar(imported)
+    """The calendar the clock counts with: imported years, else the package's data.
+
+    Every tick reads the table (an import in another process may have changed it) as plain
+    rows; the calendar is rebuilt only when they differ from the last ones read."""
+    global _loaded
+    _, found = await Tortoise.get_connection("default").execute_query(
+        "SELECT day, workday FROM holiday ORDER BY day")
+    rows = tuple(tuple(row) for row in found)
+    if _loaded is None or _loaded[0] != rows:
+        imported: dict[int, dict[date, bool]] = {}
+        for day, workday in rows:
+            day = day if isinstance(day, date) else date.fromisoformat(day)  # SQLite: text
+            imported.setdefault(day.year, {})[day] = bool(workday)
+        _loaded = (rows, ChineseWorkCalendar(imported))
+    return _loaded[1]
 
 
 async def calendar_stamp() -> tuple[int, int | None]:
