@@ -8,7 +8,6 @@ recording channels. Output: JSON lines per ../shared/docs/simulate-contract.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from bisect import bisect_right
 from datetime import date, datetime
@@ -21,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dispatch.channel import InboundText, Outgoing, SendResult
 from dispatch.dispatcher import Dispatcher
-from dispatch.outbox import off_enqueue, on_enqueue
+from dispatch.outbox import NOTIFY_CHANNEL
 from dispatch.render import Renderer
+from dispatch.wakeup import Wakeup
 from models import (
     AuditEntry,
     BoardInitiator,
@@ -203,7 +203,7 @@ class Simulation:
         self.year_end = [at for _, at in year_end_lists(self.clock.now(), scenario.until)]
         # The dispatcher drains when rows were written since its last drain, or when a row
         # left pending for later falls due; otherwise a drain would find nothing to send.
-        self.written = asyncio.Event()
+        self.written = Wakeup(NOTIFY_CHANNEL)  # its event only: no LISTEN on SQLite
         self.next_send: datetime | None = None
 
     async def run(self) -> list[dict[str, Any]]:
@@ -213,7 +213,7 @@ class Simulation:
         await self.load_org()
         matters = sorted(self.scenario.matters, key=lambda m: m.created_at)
         events = sorted(self.scenario.events, key=lambda e: e.at)
-        on_enqueue(self.written)
+        self.written.start()
         try:
             while True:
                 moment = await self.next_moment(matters, events)
@@ -227,7 +227,7 @@ class Simulation:
                     await inbox.inbound(self.inbound_text(events.pop(0)))
                     await self.catch_up()
         finally:
-            off_enqueue(self.written)
+            await self.written.stop()
         return await self.output()
 
     async def catch_up(self) -> None:
@@ -236,7 +236,7 @@ class Simulation:
 
     async def send_due(self) -> None:
         """Drain the outbox, as the dispatcher does, whenever it may find something due."""
-        if not self.written.is_set() and (self.next_send is None
+        if not self.written.event.is_set() and (self.next_send is None
                                           or self.next_send > self.clock.now()):
             return
         self.written.clear()
