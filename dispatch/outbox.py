@@ -91,7 +91,8 @@ COLUMNS = ("matter_id", "person_id", "unit_id", "kind", "channel", "address", "c
 
 async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[OutboundMessage]:
     """Write `rows` and their first history entry in one statement each; a row whose dedup
-    key is taken already is left out, so a repeated call writes nothing twice."""
+    key is taken already is left out, so a repeated call writes nothing twice. A row may
+    name its own `written_at` (`duban simulate` writes a stretch of moments at once)."""
     if len(rows) > INSERT_CHUNK:  # a statement's parameters are limited (SQLite, asyncpg)
         made = []
         for start in range(0, len(rows), INSERT_CHUNK):
@@ -105,7 +106,7 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[Outboun
         values += [row["matter_id"], row["person_id"], row["unit_id"], row["kind"],
                    row["channel"], row["address"], json.dumps(row["context"]),
                    row["due_at"].astimezone(UTC), row["dedup_key"], MessageStatus.PENDING.value,
-                   0, "[]", now.astimezone(UTC)]
+                   0, "[]", row.get("written_at", now).astimezone(UTC)]
     width = len(COLUMNS)
     marks = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
@@ -114,9 +115,11 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[Outboun
            "ON CONFLICT (dedup_key) DO NOTHING RETURNING id")
     async with in_transaction() as connection:
         ids = sorted(r["id"] for r in await connection.execute_query_dict(sql, values))
+        made = await OutboundMessage.filter(id__in=ids).order_by("id")
         await MessageEvent.bulk_create([
-            MessageEvent(message_id=i, status=MessageStatus.PENDING, at=now) for i in ids])
-    return await OutboundMessage.filter(id__in=ids).order_by("id")
+            MessageEvent(message_id=r.id, status=MessageStatus.PENDING, at=r.created_at)
+            for r in made])
+    return made
 
 
 async def create_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:
