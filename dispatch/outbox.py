@@ -243,15 +243,21 @@ async def start_sending_postgres(rows: list[tuple[OutboundMessage, str]], worker
 
 async def start_sending_sqlite(rows: list[tuple[OutboundMessage, str]], worker: str,
                                now: datetime, until: datetime) -> set[int]:
-    # One writer, one local file: row by row in one transaction is quick.
-    won = set()
-    async with in_transaction():
-        for row, text in rows:
-            held = Q(status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=row.claim_until)
-            if await OutboundMessage.filter(held, id=row.id).update(
-                    status=MessageStatus.SENDING, text=text, attempts=row.attempts + 1,
-                    claim_until=until):
-                won.add(row.id)
+    # One UPDATE … FROM (VALUES …) RETURNING per chunk (SQLite 3.35+): atomic, as SQLite
+    # has one writer; a row moves only while its claim still holds, as on PostgreSQL.
+    won: set[int] = set()
+    async with in_transaction() as connection:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start:start + INSERT_CHUNK]
+            values = [v for row, text in chunk for v in (row.id, text, row.claim_until)]
+            found = await connection.execute_query_dict(
+                "UPDATE outbound_message SET status = 'sending', text = v.column2, "
+                "attempts = attempts + 1, claim_until = ? "
+                f"FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v "
+                "WHERE outbound_message.id = v.column1 AND status = 'claimed' "
+                "AND claimed_by = ? AND claim_until = v.column3 RETURNING outbound_message.id",
+                [until.astimezone(UTC), *values, worker])
+            won |= {f["id"] for f in found}
         await MessageEvent.bulk_create([
             MessageEvent(message_id=i, status=MessageStatus.SENDING, at=now, detail="")
             for i in sorted(won)])
@@ -350,10 +356,11 @@ async def write_submitted_postgres(
 
 async def write_submitted_sqlite(
         batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
-    async with in_transaction():
-        for row, ids, now in batch:
-            await OutboundMessage.filter(id=row.id).update(
-                status=MessageStatus.SUBMITTED, provider_ids=list(ids), sent_at=now)
+    async with in_transaction() as connection:
+        await connection.execute_many(
+            "UPDATE outbound_message SET status = 'submitted', provider_ids = ?, sent_at = ? "
+            "WHERE id = ?", [[json_list(ids), now.astimezone(UTC), row.id]
+                             for row, ids, now in batch])
         await MessageEvent.bulk_create([
             MessageEvent(message_id=row.id, status=MessageStatus.SUBMITTED, at=now,
                          detail=",".join(ids)) for row, ids, now in batch])
