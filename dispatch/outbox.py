@@ -91,7 +91,8 @@ COLUMNS = ("matter_id", "person_id", "unit_id", "kind", "channel", "address", "c
 
 async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[OutboundMessage]:
     """Write `rows` and their first history entry in one statement each; a row whose dedup
-    key is taken already is left out, so a repeated call writes nothing twice."""
+    key is taken already is left out, so a repeated call writes nothing twice. A row may
+    name its own `written_at` (`duban simulate` writes a stretch of moments at once)."""
     if len(rows) > INSERT_CHUNK:  # a statement's parameters are limited (SQLite, asyncpg)
         made = []
         for start in range(0, len(rows), INSERT_CHUNK):
@@ -105,7 +106,7 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[Outboun
         values += [row["matter_id"], row["person_id"], row["unit_id"], row["kind"],
                    row["channel"], row["address"], json.dumps(row["context"]),
                    row["due_at"].astimezone(UTC), row["dedup_key"], MessageStatus.PENDING.value,
-                   0, "[]", now.astimezone(UTC)]
+                   0, "[]", row.get("written_at", now).astimezone(UTC)]
     width = len(COLUMNS)
     marks = ", ".join(
         "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
@@ -114,9 +115,11 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[Outboun
            "ON CONFLICT (dedup_key) DO NOTHING RETURNING id")
     async with in_transaction() as connection:
         ids = sorted(r["id"] for r in await connection.execute_query_dict(sql, values))
+        made = await OutboundMessage.filter(id__in=ids).order_by("id")
         await MessageEvent.bulk_create([
-            MessageEvent(message_id=i, status=MessageStatus.PENDING, at=now) for i in ids])
-    return await OutboundMessage.filter(id__in=ids).order_by("id")
+            MessageEvent(message_id=r.id, status=MessageStatus.PENDING, at=r.created_at)
+            for r in made])
+    return made
 
 
 async def create_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:
@@ -240,15 +243,21 @@ async def start_sending_postgres(rows: list[tuple[OutboundMessage, str]], worker
 
 async def start_sending_sqlite(rows: list[tuple[OutboundMessage, str]], worker: str,
                                now: datetime, until: datetime) -> set[int]:
-    # One writer, one local file: row by row in one transaction is quick.
-    won = set()
-    async with in_transaction():
-        for row, text in rows:
-            held = Q(status=MessageStatus.CLAIMED, claimed_by=worker, claim_until=row.claim_until)
-            if await OutboundMessage.filter(held, id=row.id).update(
-                    status=MessageStatus.SENDING, text=text, attempts=row.attempts + 1,
-                    claim_until=until):
-                won.add(row.id)
+    # One UPDATE … FROM (VALUES …) RETURNING per chunk (SQLite 3.35+): atomic, as SQLite
+    # has one writer; a row moves only while its claim still holds, as on PostgreSQL.
+    won: set[int] = set()
+    async with in_transaction() as connection:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start:start + INSERT_CHUNK]
+            values = [v for row, text in chunk for v in (row.id, text, row.claim_until)]
+            found = await connection.execute_query_dict(
+                "UPDATE outbound_message SET status = 'sending', text = v.column2, "
+                "attempts = attempts + 1, claim_until = ? "
+                f"FROM (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) AS v "
+                "WHERE outbound_message.id = v.column1 AND status = 'claimed' "
+                "AND claimed_by = ? AND claim_until = v.column3 RETURNING outbound_message.id",
+                [until.astimezone(UTC), *values, worker])
+            won |= {f["id"] for f in found}
         await MessageEvent.bulk_create([
             MessageEvent(message_id=i, status=MessageStatus.SENDING, at=now, detail="")
             for i in sorted(won)])
@@ -347,10 +356,11 @@ async def write_submitted_postgres(
 
 async def write_submitted_sqlite(
         batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
-    async with in_transaction():
-        for row, ids, now in batch:
-            await OutboundMessage.filter(id=row.id).update(
-                status=MessageStatus.SUBMITTED, provider_ids=list(ids), sent_at=now)
+    async with in_transaction() as connection:
+        await connection.execute_many(
+            "UPDATE outbound_message SET status = 'submitted', provider_ids = ?, sent_at = ? "
+            "WHERE id = ?", [[json_list(ids), now.astimezone(UTC), row.id]
+                             for row, ids, now in batch])
         await MessageEvent.bulk_create([
             MessageEvent(message_id=row.id, status=MessageStatus.SUBMITTED, at=now,
                          detail=",".join(ids)) for row, ids, now in batch])

@@ -45,7 +45,9 @@ async def responsible_open_matters(person: Person) -> list[Matter]:
         .distinct()
         .order_by("assigned_at", "id")
     )
-    return [m for m in candidates if await may(person, Action.ANSWER, m)]
+    # Each candidate is led or cooperated on by the person's unit, so whether the person
+    # may answer is the same for all of them (active, a reporting role): asked once.
+    return candidates if candidates and await may(person, Action.ANSWER, candidates[0]) else []
 
 
 async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:

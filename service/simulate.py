@@ -26,12 +26,14 @@ from dispatch.wakeup import Wakeup
 from models import (
     AuditEntry,
     BoardInitiator,
+    ChannelPreference,
     Matter,
     MessageStatus,
     OutboundMessage,
     Person,
     Role,
     ScoreEvent,
+    SmsFallback,
     Unit,
 )
 from scheduler.clock import VirtualClock
@@ -41,7 +43,7 @@ from service.config import DEFAULT_SMS_SIGNATURE, BoardOverride, build_context
 from service.db import close_database, open_database
 from service.register import MatterFields
 from sms_gateway.text import to_e164
-from workflow.chase import run_clock
+from workflow.chase import run_clock, run_stretch
 from workflow.records import Actor
 from workflow.service import MatterDraft, register_matter
 from workflow.states import OPEN
@@ -174,6 +176,7 @@ class RecordingChannel:
         self.name = name
         self.clock = clock
         self.sent: list[tuple[datetime, Outgoing]] = []
+        self.due: dict[int, datetime] = {}
 
     async def start(self) -> None: ...
 
@@ -183,7 +186,8 @@ class RecordingChannel:
         return {"recorded": len(self.sent)}
 
     async def send(self, message: Outgoing) -> SendResult:
-        self.sent.append((self.clock.now(), message))
+        # after a stretch, each row was due at the moment it would have been sent
+        self.sent.append((self.due.get(message.message_id, self.clock.now()), message))
         return SendResult.sent(f"{self.name}-{message.message_id}")
 
 
@@ -219,6 +223,8 @@ class Simulation:
                 moment = await self.next_moment(matters, events)
                 if moment is None:
                     break
+                if await self.stretch(moment, matters, events):
+                    continue
                 self.clock.set(moment)
                 while matters and matters[0].created_at <= moment:
                     await self.register(matters.pop(0))
@@ -229,6 +235,30 @@ class Simulation:
         finally:
             await self.written.stop()
         return await self.output()
+
+    async def stretch(self, moment: datetime, matters: list[MatterIn],
+                      events: list[EventIn]) -> bool:
+        """Carry out the clock's moments before the next input, year-end list or the end at
+        once (`run_stretch`), when nothing else happens at a moment of their own: no row
+        waits to be sent and no SMS fallback is pending or can arise. Returns whether it
+        did."""
+        end = min([m.created_at for m in matters[:1]] + [e.at for e in events[:1]]
+                  + self.year_end[bisect_right(self.year_end, self.clock.now()):][:1]
+                  + [self.scenario.until])
+        if moment >= end or self.next_send is not None or await SmsFallback.exists(
+                outcome__isnull=True) or await Person.exists(
+                channel_preference=ChannelPreference.MESSENGER_FIRST):
+            return False
+        last = await run_stretch(self.ctx, end)
+        if last is not None:
+            self.clock.set(last)
+            for channel in self.channels.values():
+                channel.due = dict(await OutboundMessage.filter(
+                    status=MessageStatus.PENDING).values_list("id", "due_at"))
+            await self.send_due()
+            for channel in self.channels.values():
+                channel.due = {}
+        return True
 
     async def catch_up(self) -> None:
         await run_clock(self.ctx)

@@ -124,6 +124,56 @@ async def planned(ctx: Context, matters: list[Matter], now: datetime) -> Work:
     return work
 
 
+async def run_stretch(ctx: Context, before: datetime) -> datetime | None:
+    """`duban simulate` between two inputs: every clock action due before `before`, each
+    carried out at the moment one tick per moment would (each matter's next moment, as
+    `planned` stores it), in one transaction. Until the next input a matter's facts do not
+    change (clock actions change states, scores and messages only), so one plan tells
+    every moment. Year-end lists and SMS fallbacks are not in it: the caller ends the
+    stretch before them. Returns the last moment that had something due."""
+    await before_tick(ctx)
+    async with in_transaction():
+        matters = await Matter.filter(state__in=list(OPEN), next_action_at__lt=before
+                                      ).order_by("id")
+        done: dict[int, set[str]] = {m.id: set() for m in matters}
+        for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
+                "matter_id", "key"):
+            done[matter_id].add(key)
+        facts = await many_facts(matters)
+        work = []
+        for matter in matters:
+            actions = plan(facts[matter.id], ctx.policy, ctx.calendar, before + LOOK_AHEAD)
+            policy = board_policy(facts[matter.id], ctx.policy)
+            for at, due in ticks(matter, actions, done[matter.id], before):
+                work.append((at, matter, policy, due))
+        work.sort(key=lambda item: (item[0], item[1].id))
+        last = work[-1][0] if work else None
+        await carry_out_moments(ctx, work, last or before)
+        if matters:
+            await Matter.bulk_update(matters, ["next_action_at"], batch_size=BATCH)
+    if work:
+        await announce()
+    return last
+
+
+def ticks(matter: Matter, actions: list[Action], done: set[str], before: datetime
+          ) -> list[tuple[datetime, list[tuple[Action, bool]]]]:
+    """The moments before `before` at which ticks would catch the matter up, with what each
+    finds due (as `planned` sees it then); sets the matter's next moment after them."""
+    found = []
+    moment = matter.next_action_at
+    while moment < before:
+        due = [a for a in actions if a.key not in done and a.at <= moment]
+        done |= {a.key for a in due}
+        if due:
+            found.append((moment, mark_stale(due, moment)))
+        horizon = moment + LOOK_AHEAD
+        moment = min((a.at for a in actions if moment < a.at <= horizon and a.key not in done),
+                     default=horizon)
+    matter.next_action_at = moment
+    return found
+
+
 def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
     """After downtime, send only the newest urge of a series and no reminder whose deadline
     has passed; the older ones are recorded as skipped, never sent in a burst."""
@@ -143,23 +193,32 @@ def mark_stale(due: list[Action], now: datetime) -> list[tuple[Action, bool]]:
 async def carry_out(ctx: Context, work: Work, now: datetime) -> bool:
     """Claim the due actions' keys; do what each claimed one does; write it all at once.
     Returns whether it wrote message rows."""
-    claimed = await claim([(m, a, stale) for m, _, due in work for a, stale in due], now)
+    return await carry_out_moments(ctx, [(now, m, p, due) for m, p, due in work], now)
+
+
+async def carry_out_moments(ctx: Context, work: list[tuple[datetime, Matter, BoardPolicy,
+                                                             list[tuple[Action, bool]]]],
+                            now: datetime) -> bool:
+    """`carry_out` of actions each done at its own moment (in the order given: moments in
+    time order, matters by id), as that many ticks would."""
+    claimed = await claim([(m, a, stale, at) for at, m, _, due in work for a, stale in due])
     if not claimed:
         return False
-    matters = [m for m, _, _ in work]
+    matters = list({m.id: m for _, m, _, _ in work}.values())
     found = Carried(await recipients.load_directory(matters), await load_headings(matters))
-    for matter, policy, due in work:
+    for at, matter, policy, due in work:
         for action, stale in due:
             if (matter.id, action.key) in claimed:
-                found.add(ctx, matter, policy, action, stale)
+                found.add(ctx, matter, policy, action, stale, at)
     return await found.write(ctx, now)
 
 
-async def claim(due: list[tuple[Matter, Action, bool]], now: datetime) -> set[tuple[int, str]]:
-    """Insert the actions' keys; those another transaction holds already are left out.
-    Returns the (matter id, key) pairs this transaction inserted: the ones it carries out."""
-    at = now.astimezone(UTC)
-    rows = [(m.id, a.key, a.kind.value, a.at.astimezone(UTC), at, stale) for m, a, stale in due]
+async def claim(due: list[tuple[Matter, Action, bool, datetime]]) -> set[tuple[int, str]]:
+    """Insert the actions' keys, each done at its moment; those another transaction holds
+    already are left out. Returns the (matter id, key) pairs this transaction inserted: the
+    ones it carries out."""
+    rows = [(m.id, a.key, a.kind.value, a.at.astimezone(UTC), at.astimezone(UTC), stale)
+            for m, a, stale, at in due]
     return set(await insert_new(ClockAction._meta.db_table,
                                 ("matter_id", "key", "kind", "due_at", "done_at", "skipped"),
                                 rows, unique=("matter_id", "key"), returning=("matter_id", "key")))
@@ -179,7 +238,7 @@ class Carried:
     people: dict[int, Person] = field(default_factory=dict)
 
     def add(self, ctx: Context, matter: Matter, policy: BoardPolicy, action: Action,
-            stale: bool) -> None:
+            stale: bool, now: datetime) -> None:
         if action.penalty:  # a skipped urge still opened its episode (R32)
             self.scores.append(score_event(matter, PENALTIES[action.penalty.value],
                                            action.penalty.value, action.at))
@@ -190,8 +249,9 @@ class Carried:
         self.people |= {p.id: p for p in people}
         context = matter_context(ctx, matter, policy, self.headings) | action_context(ctx,
                                                                                        action)
-        self.rows += letters(kind=action.kind.value, people=people, context=context,
-                             due_at=action.at, matter=matter, dedup=f"{matter.id}:{action.key}")
+        self.rows += [row | {"written_at": now} for row in letters(
+            kind=action.kind.value, people=people, context=context, due_at=action.at,
+            matter=matter, dedup=f"{matter.id}:{action.key}")]
 
     def apply_effect(self, matter: Matter, action: Action) -> None:
         if action.effect in EFFECT_EVENTS:  # `clock_action=`, not `action=`: audit's own

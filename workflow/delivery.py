@@ -86,7 +86,7 @@ async def write_letters(ctx: Context, rows: list[dict[str, Any]], people: Iterab
     made = await insert_rows(rows, now)
     by_id = {p.id: p for p in people}
     await SmsFallback.bulk_create([
-        SmsFallback(message=row, due_at=fallback_due(ctx, max(row.due_at, now)))
+        SmsFallback(message=row, due_at=fallback_due(ctx, max(row.due_at, row.created_at)))
         for row in made if row.matter_id is not None and row.channel == MESSENGER
         and channel_for(by_id[row.person_id], row.kind) == MESSENGER])
     if made:
