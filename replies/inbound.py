@@ -73,7 +73,7 @@ LIST_LIMIT = 10  # matters named in one answer; an SMS must stay readable
 # A question asked back ("您是想回复“D2 收到”吗？") may be confirmed with "是" only as the
 # person's very next message on that channel, and only this soon after it.
 CONFIRM_WINDOW = timedelta(minutes=30)
-VIEW_LINES = 3  # open nodes and latest records in a view answer: it must stay an SMS or two
+VIEW_LINES = 2  # open nodes, and latest records, in a view answer: it must fit 3 SMS segments
 SHORT_TIME = "%m-%d %H:%M"
 SYSTEM_ACTORS = {"clock", "cli", "web", "simulate", "sms", "telegram", "wecom"}  # Actor.label
 EXAMPLE_CODE = "D17"  # for grammar examples when the person has no matter to name
@@ -499,8 +499,10 @@ async def view(
     found = await queries.matter_view(matter.code, [matter.board])
     now, tz = ctx.clock.now(), ctx.tz
     open_nodes = [n for n in found.nodes if n.satisfied_at is None] if found else []
-    # A receipt is both a feedback and the state move it causes: the move says it.
-    records = [e for e in found.entries if (e.kind, e.what) != ("feedback", "ack")] if found else []
+    # A receipt is both a feedback and the state move it causes: the move says it. Audit rows
+    # that move nothing (a regrade, a replan) are for the console, not an SMS.
+    records = [e for e in found.entries if (e.kind, e.what) != ("feedback", "ack")
+               and (e.kind != "audit" or e.state)] if found else []
     return "matter_view", {
         "nodes_done": len(found.nodes) - len(open_nodes) if found else 0,
         "open_nodes": [{"node": n.key, "at": n.due_at.astimezone(tz).strftime(SHORT_TIME),

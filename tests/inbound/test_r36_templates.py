@@ -124,15 +124,13 @@ CASES = [
         for done, nodes, entries in (
             (0, [], []),
             (2, [{"node": "7d", "at": "11-30 09:00", "overdue": True},
-                 {"node": "M-2026-12", "at": "12-31 18:00", "overdue": False}],
+                 {"node": "M2026-12", "at": "12-31 18:00", "overdue": False}],
              [{"at": "11-23 09:00", "who": "系统", "kind": "audit", "what": "register",
                "state": "assigned"},
-              {"at": "11-24 10:00", "who": "李一", "kind": "feedback", "what": "report",
-               "state": ""},
               {"at": "11-25 10:00", "who": "李一", "kind": "application", "what": "extension",
-               "state": "pending"},
-              {"at": "11-26 10:00", "who": "陈主任", "kind": "audit", "what": "regrade",
-               "state": ""}]),
+               "state": "pending"}]),
+            (1, [], [{"at": "11-24 10:00", "who": "李一", "kind": "feedback", "what": "report",
+                      "state": ""}]),
         )
     ],
     *[
