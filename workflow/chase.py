@@ -109,10 +109,7 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> i
 
 async def planned(ctx: Context, matters: list[Matter], now: datetime) -> Work:
     """Each matter's due actions not done yet (marked stale or not), and its next moment."""
-    done: dict[int, set[str]] = {m.id: set() for m in matters}
-    for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
-            "matter_id", "key"):
-        done[matter_id].add(key)
+    done = await done_keys(matters)
     facts = await many_facts(matters)
     work = []
     for matter in matters:
@@ -122,6 +119,15 @@ async def planned(ctx: Context, matters: list[Matter], now: datetime) -> Work:
         matter.next_action_at = min(later, default=now + LOOK_AHEAD)
         work.append((matter, board_policy(facts[matter.id], ctx.policy), mark_stale(due, now)))
     return work
+
+
+async def done_keys(matters: list[Matter]) -> dict[int, set[str]]:
+    """The clock-action keys each matter has done, in one query."""
+    done: dict[int, set[str]] = {m.id: set() for m in matters}
+    for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
+            "matter_id", "key"):
+        done[matter_id].add(key)
+    return done
 
 
 async def run_stretch(ctx: Context, before: datetime) -> datetime | None:
@@ -135,10 +141,7 @@ async def run_stretch(ctx: Context, before: datetime) -> datetime | None:
     async with in_transaction():
         matters = await Matter.filter(state__in=list(OPEN), next_action_at__lt=before
                                       ).order_by("id")
-        done: dict[int, set[str]] = {m.id: set() for m in matters}
-        for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
-                "matter_id", "key"):
-            done[matter_id].add(key)
+        done = await done_keys(matters)
         facts = await many_facts(matters)
         work = []
         for matter in matters:
