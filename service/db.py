@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.client import TransactionContextPooled
+from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.migrations.api import migrate as run_migrations
 
 APP = "models"
@@ -37,6 +40,7 @@ async def migrate(database_url: str) -> None:
 async def open_database(database_url: str, *, migrate_first: bool = True) -> None:
     """Connect, then migrate on the same connection (an in-memory database lives in it)."""
     await check_reachable(database_url)
+    make_transaction_entry_cancel_safe()
     await Tortoise.init(config=tortoise_config(database_url))
     if migrate_first:
         await migrate(database_url)
@@ -59,6 +63,32 @@ async def check_reachable(database_url: str) -> None:
         where = f"{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"  # no password
         raise DatabaseUnavailable(f"cannot reach PostgreSQL at {where}: {exc}") from None
     await connection.close()
+
+
+def make_transaction_entry_cancel_safe() -> None:
+    """Tortoise takes the connection (SQLite: the one connection's lock; PostgreSQL: a pool
+    connection) in `in_transaction().__aenter__` and then awaits BEGIN. A task cancelled
+    during that BEGIN (a loop stopped, a shutdown) never reaches `__aexit__`, so the lock or
+    connection was never given back: on SQLite every later query waited forever. Here a
+    failed entry that got that far is undone by the context's own `__aexit__` (roll back,
+    give back), then the cancellation goes on. Idempotent."""
+    for context in (SqliteTransactionContext, TransactionContextPooled):
+        if not getattr(context.__aenter__, "cancel_safe", False):
+            context.__aenter__ = _undone_on_failure(context.__aenter__)
+
+
+def _undone_on_failure(enter):
+    async def __aenter__(self):
+        try:
+            return await enter(self)
+        except BaseException as exc:
+            if hasattr(self, "token"):  # set once the connection is held, just before BEGIN
+                with contextlib.suppress(Exception):  # a rollback of a BEGIN that never ran
+                    await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    __aenter__.cancel_safe = True
+    return __aenter__
 
 
 async def close_database() -> None:
