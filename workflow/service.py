@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from dispatch.wakeup import is_postgres
@@ -141,10 +142,17 @@ async def unit_by_key(key: str) -> Unit:
 
 
 async def next_code(board: Board) -> str:
+    """The board's prefix and one more than the highest number after it ("D17" → "D18");
+    codes with other endings (given by hand) are not counted. The database finds the
+    highest: reading every code made each registration slower as the archive grew."""
     prefix = BOARD_PREFIX[board]
-    codes = await Matter.filter(code__startswith=prefix).values_list("code", flat=True)
-    numbers = [int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()]
-    return f"{prefix}{max(numbers, default=0) + 1}"
+    rest = f"substr(code, {len(prefix) + 1})"
+    digits_only = f"{rest} ~ '^[0-9]+$'" if is_postgres() else f"{rest} NOT GLOB '*[^0-9]*'"
+    _, rows = await Tortoise.get_connection("default").execute_query(
+        f"SELECT MAX(CAST({rest} AS BIGINT)) AS n FROM matter "
+        f"WHERE substr(code, 1, {len(prefix)}) = '{prefix}' "
+        f"AND length({rest}) BETWEEN 1 AND 18 AND {digits_only}")
+    return f"{prefix}{(rows[0]['n'] or 0) + 1}"
 
 
 # ---------------------------------------------------------------------------------------

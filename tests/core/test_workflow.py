@@ -188,6 +188,14 @@ async def test_r1_approver_and_date_are_recorded_on_the_matter(org, ctx):
     assert engineering.code == "E1"
 
 
+async def test_r1_a_new_code_follows_the_highest_number_of_its_board(org, ctx):
+    """Codes given by hand with other endings, and other boards' codes, are not counted;
+    the number is the highest in use plus one, not the count."""
+    for code in ("D9", "D10", "D2", "D17a", "DX", "d50", "E99"):
+        await register(ctx, code=code)
+    assert (await register(ctx)).code == "D11"
+
+
 async def test_r2_registration_requires_the_not_classified_confirmation(org, ctx):
     with refused("classified_not_confirmed"):
         await register(ctx, not_classified=False)
