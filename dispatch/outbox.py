@@ -112,10 +112,11 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[Outboun
         "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
         for i in range(len(rows)))
     sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) VALUES {marks} "
-           "ON CONFLICT (dedup_key) DO NOTHING RETURNING id")
+           "ON CONFLICT (dedup_key) DO NOTHING RETURNING *")
     async with in_transaction() as connection:
-        ids = sorted(r["id"] for r in await connection.execute_query_dict(sql, values))
-        made = await OutboundMessage.filter(id__in=ids).order_by("id")
+        # The rows come back whole, made into models as a SELECT would make them.
+        written = await connection.execute_query_dict(sql, values)
+        made = sorted((OutboundMessage._init_from_db(**r) for r in written), key=lambda r: r.id)
         await MessageEvent.bulk_create([
             MessageEvent(message_id=r.id, status=MessageStatus.PENDING, at=r.created_at)
             for r in made])
