@@ -105,6 +105,8 @@ class SmppSettings(BaseModel):
     signature: str = DEFAULT_SIGNATURE
     mo_reassembly_timeout: float = Field(600.0, gt=0)  # hand over an incomplete reply after
     mo_dedup_seconds: float = Field(300.0, gt=0)  # the same reply again within: a redelivery
+    # deliver_sm waiting to be handled on a bind; beyond it the SMSC is told to redeliver later
+    inbound_queue: int = Field(500, ge=1)
 
     @field_validator("system_id", "system_type", "source_addr", "password")
     @classmethod
@@ -153,6 +155,7 @@ class _Session:
         self.writer = writer
         self.pending: dict[int, asyncio.Future[Pdu]] = {}
         self.inbox: asyncio.Queue[Pdu] = asyncio.Queue()
+        self.deferring = False  # deliver_sm answered "try later" until the inbox drains
         self._last_sequence = 0
         self._outbox: list[tuple[int, bytes]] = []
 
@@ -367,13 +370,26 @@ class _Bind:
                 session.write(Command.ENQUIRE_LINK_RESP, pdu.sequence)
                 self.enquire_links_answered += 1
             elif pdu.command_id == Command.DELIVER_SM:
-                # Handled in order by the inbox loop, so a slow sink never stalls responses.
-                session.inbox.put_nowait(pdu)
+                self._take_deliver_sm(session, pdu)
             elif pdu.command_id == Command.UNBIND:
                 session.write(Command.UNBIND_RESP, pdu.sequence)
                 return "unbind from SMSC"
             else:
                 session.write(Command.GENERIC_NACK, pdu.sequence, Status.RINVCMDID)
+
+    def _take_deliver_sm(self, session: _Session, pdu: Pdu) -> None:
+        """Queue it for the inbox loop (in order, so a slow sink never stalls responses).
+        A full queue answers "temporary error" at once, so an SMSC that delivers faster than
+        the sink takes them redelivers later instead of growing our memory; it keeps doing
+        so until the queue is half empty, so a reply is not taken between two it refused."""
+        limit = self._channel.settings.inbound_queue
+        waiting = session.inbox.qsize()
+        session.deferring = waiting >= limit or (session.deferring and waiting > limit // 2)
+        if session.deferring:
+            session.write(Command.DELIVER_SM_RESP, pdu.sequence, Status.RX_T_APPN, b"\0")
+            self._channel.deliver_sm_deferred += 1
+        else:
+            session.inbox.put_nowait(pdu)
 
     async def _keepalive(self, session: _Session) -> str:
         interval = self._channel.settings.enquire_link_interval
@@ -482,6 +498,7 @@ class SmppChannel:
         self._hand_over = asyncio.Lock()  # two binds must not hand over one partial twice
         self._last_error: str | None = None
         self._stopping = False
+        self.deliver_sm_deferred = 0  # answered "try later": the inbound queue was full
 
     @property
     def concurrency(self) -> int:
@@ -533,6 +550,7 @@ class SmppChannel:
             "enquire_link_acks": sum(b.enquire_link_acks for b in binds),
             "enquire_links_answered": sum(b.enquire_links_answered for b in binds),
             "mo_partials": len(self._reassembly),
+            "deliver_sm_deferred": self.deliver_sm_deferred,
             "last_error": self._last_error,
         }
 

@@ -928,3 +928,48 @@ def _smpplib_nack(sequence: int, status: int) -> bytes:
     pdu = smpplib.smpp.make_pdu("generic_nack", client=_Sequencer())
     pdu.sequence, pdu.status = sequence, status
     return pdu.generate()
+
+
+class SlowSink(RecordingSink):
+    """A sink that takes nothing until released: the SMSC delivers faster than it stores."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def inbound(self, message: InboundText) -> None:
+        await self.release.wait()
+        await super().inbound(message)
+
+
+async def test_a_full_inbound_queue_defers_deliver_sm_and_loses_nothing(smsc: Smsc) -> None:
+    """Issue 10 (soak: flat memory): deliver_sm beyond `inbound_queue` waiting on a bind are
+    answered ESME_RX_T_APPN at once, so the SMSC redelivers them later; the queued ones are
+    all handed over, in order, once the sink takes them."""
+    sink = SlowSink()
+    channel = SmppChannel(settings(smsc.port, inbound_queue=3), sink)
+    await channel.start()
+    texts = [f"D{n} 收到" for n in range(1, 7)]
+    try:
+        assert await channel.wait_bound(5)
+        await eventually(lambda: bool(smsc.sessions))
+        esme = smsc.sessions[-1]
+        sends = []
+        for text in texts:  # one after another on the wire, none waiting for its answer
+            sends.append(asyncio.ensure_future(esme.deliver_sm(
+                SOURCE, text.encode("utf-16-be"), source_addr=DEST, data_coding=8)))
+            await asyncio.sleep(0.02)
+        # Three wait in the queue (a fourth may be in the sink already): the rest come back
+        # at once, before the sink has taken anything.
+        await eventually(lambda: channel.deliver_sm_deferred >= 2)
+        assert sink.inbound_texts == []
+        sink.release.set()
+        answers = [r.command_status for r in await asyncio.wait_for(asyncio.gather(*sends), 5)]
+        taken = answers.count(0)
+        assert answers == [0] * taken + [0x64] * (6 - taken) and taken in (3, 4)
+        assert channel.health()["deliver_sm_deferred"] == 6 - taken
+        for text in texts[taken:]:  # the SMSC redelivers what it was told to
+            assert (await smsc.deliver(text.encode("utf-16-be"), data_coding=8)).is_success
+        assert [m.text for m in sink.inbound_texts] == texts
+    finally:
+        await channel.stop()
