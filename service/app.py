@@ -52,7 +52,7 @@ class Service:
     routes: list[web.RouteDef] = field(default_factory=list)
     bot: Any = None  # aiogram Bot, when telegram.token is set
     bot_dispatcher: Any = None  # aiogram Dispatcher of the bot's routers
-    replies: Any = None  # the ReplyWorker that processes what the sink stored
+    replies: Any = None  # the ReplyWorker that processes what the sink stored (or none)
 
     async def tick(self) -> None:
         """One poll of the clock; messages go out from the dispatcher loop, not from here."""
@@ -98,8 +98,10 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
                             lease=timedelta(seconds=settings.claim_seconds),
                             buttons_for=buttons_for, limits=limits)
     return Service(settings, ctx, sink, channels, dispatcher, routes, bot, bot_dispatcher,
-                   ReplyWorker(sink, poll_seconds=settings.poll_seconds,
-                               database_url=settings.database_url))
+                   ReplyWorker(sink, parallel=settings.reply_workers,
+                               poll_seconds=settings.poll_seconds,
+                               database_url=settings.database_url)
+                   if settings.reply_workers else None)
 
 
 def serving_line(settings: Settings) -> str:
@@ -216,7 +218,8 @@ async def serve(settings: Settings) -> None:
     sending = asyncio.create_task(DispatchLoop(
         service.dispatcher, poll_seconds=settings.poll_seconds,
         database_url=settings.database_url).run())
-    replying = asyncio.create_task(service.replies.run())
+    replying = asyncio.create_task(service.replies.run() if service.replies
+                                   else asyncio.Event().wait())  # a store-only instance
     log.info("%s", serving_line(settings))
     polling = start_polling(service)
     try:

@@ -185,3 +185,30 @@ async def test_issue10_the_answer_goes_out_on_the_wake_up_not_at_a_tick(org, ctx
 async def until_answer(row: InboundMessage) -> list:
     await until(lambda: answers(row))
     return await answers(row)
+
+
+async def test_issue10_a_store_only_instance_acknowledges_and_another_instance_answers(
+        org, ctx, database):
+    """`reply_workers = 0`: the webhook-facing instance has no reply worker; it stores and
+    acknowledges, and the reply waits for a worker instance on the same database."""
+    from service.app import build_service
+    from service.config import Settings
+
+    await new_matter(ctx, "D1")
+    front = build_service(Settings(database_url=database, reply_workers=0), clock=ctx.clock)
+    assert front.replies is None
+    app = aiohttp.web.Application()
+    app.add_routes(sms_webhook_routes(front.sink, aliyun=ALIYUN, twilio=None))
+    body = [{"phone_number": OPERATOR, "content": "D1 进展 已清理三处",
+             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": 8}]
+    async with serve(app) as url, aiohttp.ClientSession() as http, asyncio.timeout(5), \
+                http.post(f"{url}/sms/aliyun/up/{TOKEN}", json=body) as response:
+        assert response.status == 200
+    [row] = await InboundMessage.all()
+    assert row.status == Status.RECEIVED
+    worker = build_service(Settings(database_url=database, reply_workers=2), clock=ctx.clock)
+    assert worker.replies.parallel == 2
+    async with running(worker.replies):
+        await until(none_waiting)
+    assert (await InboundMessage.get(id=row.id)).outcome == "progress D1"
+    assert len(await answers(row)) == 1
