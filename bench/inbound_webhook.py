@@ -2,7 +2,7 @@
 reply a request), the latency at a fixed 200 replies/s, the reply worker's rate and the time
 from a reply's arrival to its answer being sent, on PostgreSQL.
 
-    .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick]
+    .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick] [--split]
 
 Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
 matter. The webhook stores it raw and acknowledges; the reply worker of the same `duban serve`
@@ -153,7 +153,7 @@ async def answer_delays(url: str, after_id: int) -> list[float]:
         await conn.close()
 
 
-async def run(matters: int, seconds: float, clients: int) -> None:
+async def run(matters: int, seconds: float, clients: int, split: bool) -> None:
     url = await fresh_database("bench_f_inbound")
     pairs = await seed(url, matters, units=min(50, matters))
     numbers = itertools.count(1)
@@ -162,13 +162,18 @@ async def run(matters: int, seconds: float, clients: int) -> None:
     port = free_port()
     log = Path(tempfile.gettempdir()) / "bench_inbound_serve.log"
     # A pool for the webhooks besides the worker, the dispatcher and the clock (default 5).
+    aliyun = {"DUBAN_SMS__PROVIDER": "aliyun",
+              "DUBAN_SMS__ALIYUN__ENDPOINT": f"http://127.0.0.1:{fake_port}/",
+              "DUBAN_SMS__ALIYUN__ACCESS_KEY_ID": "bench",
+              "DUBAN_SMS__ALIYUN__ACCESS_KEY_SECRET": "bench-secret-0123456789",
+              "DUBAN_SMS__ALIYUN__SIGN_NAME": "督办", "DUBAN_SMS__ALIYUN__TEMPLATE_CODE": "SMS_1",
+              "DUBAN_SMS__ALIYUN__CALLBACK_TOKEN": TOKEN}
     serve = start_serve(f"{url}?maxsize=20", 1, log=log, DUBAN_PORT=str(port),
-                        DUBAN_SMS__PROVIDER="aliyun",
-                        DUBAN_SMS__ALIYUN__ENDPOINT=f"http://127.0.0.1:{fake_port}/",
-                        DUBAN_SMS__ALIYUN__ACCESS_KEY_ID="bench",
-                        DUBAN_SMS__ALIYUN__ACCESS_KEY_SECRET="bench-secret-0123456789",
-                        DUBAN_SMS__ALIYUN__SIGN_NAME="督办", DUBAN_SMS__ALIYUN__TEMPLATE_CODE="SMS_1",
-                        DUBAN_SMS__ALIYUN__CALLBACK_TOKEN=TOKEN)
+                        DUBAN_REPLY_WORKERS="0" if split else "3", **aliyun)
+    # --split: the webhooks' instance only stores and acknowledges; a second instance on the
+    # same database parses, applies and answers (`reply_workers`), on the other core.
+    worker = start_serve(f"{url}?maxsize=20", 1, log=log.with_suffix(".worker.log"),
+                         DUBAN_INSTANCE="bench-worker", **aliyun) if split else None
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(base)
@@ -182,8 +187,11 @@ async def run(matters: int, seconds: float, clients: int) -> None:
         delays = await answer_delays(url, last)
     finally:
         stop(serve)
+        if worker:
+            stop(worker)
         await fake.cleanup()
-    print(f"{matters} matters; {clients} clients back to back for {seconds:.0f} s:")
+    shape = "two instances (store-only + worker)" if split else "one instance"
+    print(f"{matters} matters, {shape}; {clients} clients back to back for {seconds:.0f} s:")
     print(f"  (a) webhook, replies stored and acknowledged: {rate:,.0f} replies/s "
           f"(p50 {p(busy, 50):.0f} ms, p99 {p(busy, 99):.0f} ms; goal >= 1,000/s)")
     print(f"      ceiling, the same server refusing a wrong token: {ceiling:,.0f} requests/s "
@@ -204,9 +212,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--matters", type=int, default=500)
+    parser.add_argument("--split", action="store_true",
+                        help="a store-only webhook instance and a reply-worker instance")
     args = parser.parse_args()
     seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
-    asyncio.run(run(matters, seconds, args.clients))
+    asyncio.run(run(matters, seconds, args.clients, args.split))
 
 
 if __name__ == "__main__":
