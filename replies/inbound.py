@@ -260,7 +260,10 @@ class Inbox:
     ) -> Matter | Answer:
         """The one matter the message means, or the answer asking which (never a guess)."""
         if intent.matter_code:
-            matter = await Matter.get_or_none(code=intent.matter_code)
+            # The person's own open matters were read in this transaction: no second read.
+            known = {n.matter.code: n.matter for n in mine}
+            matter = known.get(intent.matter_code) or await Matter.get_or_none(
+                code=intent.matter_code)
             return matter or await self.which("unknown_code", mine, intent.matter_code)
         if intent.short_number is not None:
             matter = await matter_by_number(person, intent.short_number, self.ctx.clock.now())
