@@ -34,7 +34,14 @@ from models import (
 from scheduler.policy import BOARD_PREFIX, Approval, Board, policy_to_json
 from scheduler.rules import Audience, Kind, MatterFacts, node_states, registration_due, walk
 from workflow import recipients
-from workflow.chase import catch_up, load_headings, local_text, matter_context, message_context
+from workflow.chase import (
+    Headings,
+    catch_up,
+    load_headings,
+    local_text,
+    matter_context,
+    message_context,
+)
 from workflow.context import Context
 from workflow.delivery import deliver
 from workflow.errors import Refused
@@ -159,8 +166,19 @@ async def next_code(board: Board) -> str:
 # What the unit files (R7, R15, R17, R27)
 
 
+@dataclass(frozen=True)
+class Filed:
+    """A feedback filed, and what the change left known about its matter: its facts (as
+    its catch-up planned with them) and its headings (as its forward named it). Clock
+    actions change neither."""
+
+    feedback: Feedback
+    facts: MatterFacts
+    headings: Headings
+
+
 async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: str,
-                        text: str, *, ack_only: bool) -> Feedback:
+                        text: str, *, ack_only: bool) -> Filed:
     """A receipt (收到) or a progress report; satisfies the earliest open node it may."""
     await hold(matter)
     await check_reporter(matter, person)
@@ -178,11 +196,12 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
                 await add_score(matter, "-0.1", "overdue_feedback", now)  # R32
         event = Event.ACKNOWLEDGE if ack_only else Event.REPORT
         await move(matter, event, Actor(person, channel), now, node=node_key)
-        await forward(ctx, matter, "ack" if ack_only else "progress", text, person, now)
+        headings = await forward(ctx, matter, "ack" if ack_only else "progress", text,
+                                 person, now)
     # Planned with the facts read above: a state move changes none of them, and the held
     # matter lets no other change in before the catch-up.
     await catch_up(ctx, matter, facts)
-    return feedback
+    return Filed(feedback, facts, headings)
 
 
 async def request_extension(ctx: Context, matter: Matter, person: Person, channel: str,
@@ -302,8 +321,9 @@ async def pending_application(matter: Matter, kind: ApplicationKind | None = Non
 
 
 async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Person,
-                  now: datetime, **extra: Any) -> None:
-    """R15: every feedback goes to the initiator's handling person."""
+                  now: datetime, **extra: Any) -> Headings:
+    """R15: every feedback goes to the initiator's handling person. Returns the headings
+    it named the matter with."""
     handlers = await recipients.audience_people(matter, Audience.INITIATOR_HANDLER)
     headings = await load_headings([matter], [person.unit_id])
     context = matter_context(ctx, matter, matter_policy(ctx.policy, matter), headings) | {
@@ -311,6 +331,7 @@ async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Pe
         "sender_unit": headings.unit_names[person.unit_id], **extra}
     await deliver(ctx, kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
                   matter=matter)
+    return headings
 
 
 # ---------------------------------------------------------------------------------------
