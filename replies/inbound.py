@@ -54,10 +54,10 @@ from replies.short_numbers import Numbered, by_extension, matter_by_number, numb
 from scheduler.rules import Kind, MatterFacts, node_states
 from sms_gateway.text import to_e164
 from workflow import queries, service
-from workflow.chase import load_headings, matter_context
+from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
-from workflow.facts import matter_facts, matter_policy
+from workflow.facts import matter_facts
 from workflow.permissions import Action, may
 from workflow.service import NODE_ROWS_AHEAD
 from workflow.states import OPEN
@@ -359,10 +359,9 @@ class Inbox:
         """Name the matter in the answer: code, title, short number, next deadline; from
         what the feedback just `filed` left known, if the command filed one."""
         numbers = {n.matter.id: n.number for n in mine}
-        headings = filed.headings if filed else await load_headings([matter])
         answer.matter = matter
         answer.context = (
-            matter_context(self.ctx, matter, matter_policy(self.ctx.policy, matter), headings)
+            await message_context(self.ctx, matter, filed.headings if filed else None)
             | {
                 "number": numbers.get(matter.id),
                 "due": await self.next_due(matter, filed.facts if filed else None),

@@ -62,15 +62,15 @@ async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:
         open_ids = {m.id for m in matters}
         rows = {r.matter_id: r for r in in_use_rows if r.matter_id in open_ids}
         taken = {r.number for r in in_use_rows}
-        numbered = []
+        numbered, new = [], []
         for matter in matters:
             row = rows.get(matter.id)
             if row is None:
-                row = await ShortNumber.create(
-                    person=person, matter=matter, number=lowest_free(taken)
-                )
+                row = ShortNumber(person=person, matter=matter, number=lowest_free(taken))
+                new.append(row)
                 taken.add(row.number)
             numbered.append(Numbered(matter, row.number))
+        await ShortNumber.bulk_create(new)  # a person's first reply may number many at once
     return sorted(numbered, key=lambda n: n.number)
 
 

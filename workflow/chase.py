@@ -91,7 +91,7 @@ async def catch_up(ctx: Context, matter: Matter, facts: MatterFacts | None = Non
     """Do every action of the matter that is due by now and not done yet (after a change:
     waits for a tick that holds the matter, then plans with what that tick did). `facts`:
     the matter's facts, when the caller read them after its change (else they are read)."""
-    known = {matter.id: facts} if facts else None
+    known = {matter.id: facts} if facts is not None else None
     return await catch_up_many(ctx, [matter.id], skip_locked=False, facts=known)
 
 
@@ -296,9 +296,11 @@ async def load_headings(matters: list[Matter], units: Iterable[int] = ()) -> Hea
     return Headings(names, dict(first))
 
 
-async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
+async def message_context(ctx: Context, matter: Matter, headings: Headings | None = None
+                          ) -> dict[str, Any]:
+    """`matter_context` of one matter; with the `headings` the caller has, if it has them."""
     return matter_context(ctx, matter, matter_policy(ctx.policy, matter),
-                          await load_headings([matter]))
+                          headings or await load_headings([matter]))
 
 
 def matter_context(ctx: Context, matter: Matter, policy: BoardPolicy, headings: Headings

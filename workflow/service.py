@@ -34,14 +34,7 @@ from models import (
 from scheduler.policy import BOARD_PREFIX, Approval, Board, policy_to_json
 from scheduler.rules import Audience, Kind, MatterFacts, node_states, registration_due, walk
 from workflow import recipients
-from workflow.chase import (
-    Headings,
-    catch_up,
-    load_headings,
-    local_text,
-    matter_context,
-    message_context,
-)
+from workflow.chase import Headings, catch_up, load_headings, local_text, message_context
 from workflow.context import Context
 from workflow.delivery import deliver
 from workflow.errors import Refused
@@ -326,7 +319,7 @@ async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Pe
     it named the matter with."""
     handlers = await recipients.audience_people(matter, Audience.INITIATOR_HANDLER)
     headings = await load_headings([matter], [person.unit_id])
-    context = matter_context(ctx, matter, matter_policy(ctx.policy, matter), headings) | {
+    context = await message_context(ctx, matter, headings) | {
         "reason": what, "body": text, "sender": person.name,
         "sender_unit": headings.unit_names[person.unit_id], **extra}
     await deliver(ctx, kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
