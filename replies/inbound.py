@@ -51,7 +51,7 @@ from models import (
 )
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
-from scheduler.rules import Kind, node_states
+from scheduler.rules import Kind, MatterFacts, node_states
 from sms_gateway.text import to_e164
 from workflow import queries, service
 from workflow.chase import message_context
@@ -113,8 +113,17 @@ def is_noise(status: str, outcome: str) -> bool:
     return status == Status.ERROR or outcome.startswith("help")
 
 
-# A matter command makes one workflow call and names its answer: template and extra context.
-Done = tuple[str, dict[str, Any]]
+@dataclass
+class Done:
+    """What a matter command did: its answer's template and extra context, and what the
+    feedback it filed left known about the matter, to name it in the answer unread."""
+
+    reason: str
+    extra: dict[str, Any]
+    filed: service.Filed | None = None
+
+
+# A matter command makes one workflow call and names its answer.
 MatterCommand = Callable[[Context, Intent, Matter, Person, str], Awaitable[Done]]
 
 
@@ -240,7 +249,7 @@ class Inbox:
         if isinstance(found, Answer):
             return found
         try:
-            reason, extra = await COMMANDS[intent.kind](self.ctx, intent, found, person, channel)
+            done = await COMMANDS[intent.kind](self.ctx, intent, found, person, channel)
         except Refused as refused:
             params = {k: str(v) for k, v in refused.params.items()}
             answer = Answer(
@@ -252,7 +261,9 @@ class Inbox:
             if not await may(person, Action.VIEW, found):
                 return code_only(found, answer)
         else:
-            answer = Answer(Status.DONE, reason, f"{intent.kind.value} {found.code}", context=extra)
+            answer = Answer(Status.DONE, done.reason, f"{intent.kind.value} {found.code}",
+                            context=done.extra)
+            return await self.about(found, mine, answer, done.filed)
         return await self.about(found, mine, answer)
 
     async def resolve(
@@ -260,7 +271,10 @@ class Inbox:
     ) -> Matter | Answer:
         """The one matter the message means, or the answer asking which (never a guess)."""
         if intent.matter_code:
-            matter = await Matter.get_or_none(code=intent.matter_code)
+            # The person's own open matters were read in this transaction: no second read.
+            known = {n.matter.code: n.matter for n in mine}
+            matter = known.get(intent.matter_code) or await Matter.get_or_none(
+                code=intent.matter_code)
             return matter or await self.which("unknown_code", mine, intent.matter_code)
         if intent.short_number is not None:
             matter = await matter_by_number(person, intent.short_number, self.ctx.clock.now())
@@ -340,26 +354,33 @@ class Inbox:
             for n in numbered[:LIST_LIMIT]
         ]
 
-    async def about(self, matter: Matter, mine: list[Numbered], answer: Answer) -> Answer:
-        """Name the matter in the answer: code, title, short number, next deadline."""
+    async def about(self, matter: Matter, mine: list[Numbered], answer: Answer,
+                    filed: service.Filed | None = None) -> Answer:
+        """Name the matter in the answer: code, title, short number, next deadline; from
+        what the feedback just `filed` left known, if the command filed one."""
         numbers = {n.matter.id: n.number for n in mine}
         answer.matter = matter
         answer.context = (
-            await message_context(self.ctx, matter)
+            await message_context(self.ctx, matter, filed.headings if filed else None)
             | {
                 "number": numbers.get(matter.id),
-                "due": await self.next_due(matter),
+                "due": await self.next_due(matter, filed.facts if filed else None),
             }
             | answer.context
         )
         return answer
 
-    async def next_due(self, matter: Matter) -> dict[str, Any] | None:
-        """The earliest node not yet satisfied, as the clock sees it (it may be overdue)."""
-        matter = await Matter.get(id=matter.id)
+    async def next_due(self, matter: Matter, facts: MatterFacts | None = None
+                       ) -> dict[str, Any] | None:
+        """The earliest node not yet satisfied, as the clock sees it (it may be overdue).
+        Given the `facts` a feedback just left, the matter is the one it was filed on: its
+        catch-up may since have moved its state, but never out of OPEN (the clock's moves
+        lead from open states to open ones)."""
+        if facts is None:
+            matter = await Matter.get(id=matter.id)
+            facts = await matter_facts(matter)
         if matter.state not in OPEN:
             return None
-        facts = await matter_facts(matter)
         now = self.ctx.clock.now()
         horizon = now + NODE_ROWS_AHEAD
         states = node_states(facts, self.ctx.policy, self.ctx.calendar, horizon)
@@ -430,17 +451,21 @@ async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     """A receipt, and the progress report it carries ("收到。进展：…"), if any (R15)."""
-    await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
+    filed = await service.file_feedback(ctx, matter, person, channel, intent.text,
+                                        ack_only=True)
     if intent.report:
-        await service.file_feedback(ctx, matter, person, channel, intent.report, ack_only=False)
-    return "acknowledged", {"report": intent.report}
+        filed = await service.file_feedback(ctx, matter, person, channel, intent.report,
+                                            ack_only=False)
+    return Done("acknowledged", {"report": intent.report}, filed)
 
 
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
-    await service.file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
-    return "progress_recorded", {"text": intent.text, "not_completion": bool(intent.reading)}
+    filed = await service.file_feedback(ctx, matter, person, channel, intent.text,
+                                        ack_only=False)
+    return Done("progress_recorded",
+                {"text": intent.text, "not_completion": bool(intent.reading)}, filed)
 
 
 async def extension(
@@ -448,14 +473,14 @@ async def extension(
 ) -> Done:
     assert intent.new_deadline is not None  # the parser refuses an extension without one
     await service.request_extension(ctx, matter, person, channel, intent.new_deadline, intent.text)
-    return "extension_requested", {"new_deadline": intent.new_deadline.isoformat()}
+    return Done("extension_requested", {"new_deadline": intent.new_deadline.isoformat()})
 
 
 async def completion(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     await service.request_completion(ctx, matter, person, channel, intent.text)
-    return "completion_requested", {}
+    return Done("completion_requested", {})
 
 
 async def consent(
@@ -465,28 +490,28 @@ async def consent(
     refusals = await service.record_consent(
         ctx, matter, person, channel, intent.agreed, intent.text
     )
-    return "consent_recorded", {"agreed": intent.agreed, "refusals": refusals,
-                                "service_object": matter.service_object}
+    return Done("consent_recorded", {"agreed": intent.agreed, "refusals": refusals,
+                                     "service_object": matter.service_object})
 
 
 async def approve(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     what = await service.approve(ctx, matter, person, channel)
-    return "approved", {"what": what}
+    return Done("approved", {"what": what})
 
 
 async def return_(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     what = await service.return_matter(ctx, matter, person, channel, intent.text)
-    return "return_done", {"what": what}
+    return Done("return_done", {"what": what})
 
 
 async def grade(ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str) -> Done:
     assert intent.grade is not None  # the parser refuses a grade it cannot read
     await service.grade(ctx, matter, person, channel, intent.grade)
-    return "graded", {"grade": intent.grade}
+    return Done("graded", {"grade": intent.grade})
 
 
 async def view(
@@ -503,7 +528,7 @@ async def view(
     # that move nothing (a regrade, a replan) are for the console, not an SMS.
     records = [e for e in found.entries if (e.kind, e.what) != ("feedback", "ack")
                and (e.kind != "audit" or e.state)] if found else []
-    return "matter_view", {
+    return Done("matter_view", {
         "nodes_done": len(found.nodes) - len(open_nodes) if found else 0,
         "open_nodes": [{"node": n.key, "at": n.due_at.astimezone(tz).strftime(SHORT_TIME),
                         "overdue": n.due_at < now} for n in open_nodes[:VIEW_LINES]],
@@ -511,7 +536,7 @@ async def view(
                      "who": "系统" if e.who in SYSTEM_ACTORS else e.who,
                      "kind": e.kind, "what": e.what, "state": e.state or ""}
                     for e in records[-VIEW_LINES:]],
-    }
+    })
 
 
 COMMANDS: dict[IntentKind, MatterCommand] = {

@@ -56,20 +56,21 @@ async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:
         await lock(person)
         await release_finished(person, now)
         matters = await responsible_open_matters(person)
-        rows = {
-            r.matter_id: r
-            for r in await ShortNumber.filter(person=person, matter_id__in=[m.id for m in matters])
-        }
-        taken = await numbers_in_use(person, now)
-        numbered = []
+        # An open matter's number is in use (only a finished matter's is released, and a
+        # finished matter stays finished): the numbers in use hold every one it has.
+        in_use_rows = await ShortNumber.filter(in_use(now), person=person)
+        open_ids = {m.id for m in matters}
+        rows = {r.matter_id: r for r in in_use_rows if r.matter_id in open_ids}
+        taken = {r.number for r in in_use_rows}
+        numbered, new = [], []
         for matter in matters:
             row = rows.get(matter.id)
             if row is None:
-                row = await ShortNumber.create(
-                    person=person, matter=matter, number=lowest_free(taken)
-                )
+                row = ShortNumber(person=person, matter=matter, number=lowest_free(taken))
+                new.append(row)
                 taken.add(row.number)
             numbered.append(Numbered(matter, row.number))
+        await ShortNumber.bulk_create(new)  # a person's first reply may number many at once
     return sorted(numbered, key=lambda n: n.number)
 
 
@@ -101,12 +102,6 @@ async def release_finished(person: Person, now: datetime) -> None:
 
 def in_use(now: datetime) -> Q:
     return Q(released_at=None) | Q(released_at__gt=now - QUARANTINE)
-
-
-async def numbers_in_use(person: Person, now: datetime) -> set[int]:
-    return set(
-        await ShortNumber.filter(in_use(now), person=person).values_list("number", flat=True)
-    )
 
 
 def lowest_free(taken: set[int]) -> int:

@@ -13,6 +13,7 @@ between them instead of planning the same ones.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from models import (
     YearEndList,
 )
 from scheduler.policy import BOARD_NAMES, Board, BoardPolicy
-from scheduler.rules import Action, Effect, Kind, board_policy, plan, year_end_lists
+from scheduler.rules import Action, Effect, Kind, MatterFacts, board_policy, plan, year_end_lists
 from workflow import recipients
 from workflow.bulk import insert_new
 from workflow.context import Context
@@ -86,19 +87,22 @@ async def safe_catch_up(ctx: Context, ids: list[int]) -> int:
     return sum([await safe_catch_up(ctx, [i]) for i in ids])  # find the one that fails
 
 
-async def catch_up(ctx: Context, matter: Matter) -> int:
+async def catch_up(ctx: Context, matter: Matter, facts: MatterFacts | None = None) -> int:
     """Do every action of the matter that is due by now and not done yet (after a change:
-    waits for a tick that holds the matter, then plans with what that tick did)."""
-    return await catch_up_many(ctx, [matter.id], skip_locked=False)
+    waits for a tick that holds the matter, then plans with what that tick did). `facts`:
+    the matter's facts, when the caller read them after its change (else they are read)."""
+    known = {matter.id: facts} if facts is not None else None
+    return await catch_up_many(ctx, [matter.id], skip_locked=False, facts=known)
 
 
-async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> int:
+async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool,
+                        facts: dict[int, MatterFacts] | None = None) -> int:
     """Catch the matters up in one transaction; returns how many actions were due."""
     now = ctx.clock.now()
     async with in_transaction():
         matters = await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
             "id").select_for_update(skip_locked=skip_locked, no_key=True)
-        work = await planned(ctx, matters, now)
+        work = await planned(ctx, matters, now, facts or await many_facts(matters))
         wrote = await carry_out(ctx, work, now)
         if matters:
             await Matter.bulk_update(matters, ["next_action_at"], batch_size=BATCH)
@@ -107,10 +111,10 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool) -> i
     return sum(len(due) for _, _, due in work)
 
 
-async def planned(ctx: Context, matters: list[Matter], now: datetime) -> Work:
+async def planned(ctx: Context, matters: list[Matter], now: datetime,
+                  facts: dict[int, MatterFacts]) -> Work:
     """Each matter's due actions not done yet (marked stale or not), and its next moment."""
     done = await done_keys(matters)
-    facts = await many_facts(matters)
     work = []
     for matter in matters:
         actions = plan(facts[matter.id], ctx.policy, ctx.calendar, now + LOOK_AHEAD)
@@ -282,17 +286,21 @@ class Headings:
     first_due: dict[int, datetime]  # matter id -> its 1d node's deadline
 
 
-async def load_headings(matters: list[Matter]) -> Headings:
-    units = {u for m in matters for u in (m.lead_id, m.initiator_id)}
+async def load_headings(matters: list[Matter], units: Iterable[int] = ()) -> Headings:
+    """The headings of `matters`; the names of `units` too (a sender's, say), in the same
+    query."""
+    units = {*units, *(u for m in matters for u in (m.lead_id, m.initiator_id))}
     names = dict(await Unit.filter(id__in=sorted(units)).values_list("id", "name"))
     first = await Node.filter(matter_id__in=[m.id for m in matters], key="1d").values_list(
         "matter_id", "due_at")
     return Headings(names, dict(first))
 
 
-async def message_context(ctx: Context, matter: Matter) -> dict[str, Any]:
+async def message_context(ctx: Context, matter: Matter, headings: Headings | None = None
+                          ) -> dict[str, Any]:
+    """`matter_context` of one matter; with the `headings` the caller has, if it has them."""
     return matter_context(ctx, matter, matter_policy(ctx.policy, matter),
-                          await load_headings([matter]))
+                          headings or await load_headings([matter]))
 
 
 def matter_context(ctx: Context, matter: Matter, policy: BoardPolicy, headings: Headings

@@ -26,10 +26,13 @@ class Actor:
 CLOCK = Actor(None, "clock")
 
 
-async def move(matter: Matter, event: Event, actor: Actor, now: datetime, **detail: Any) -> None:
-    """Apply the state machine and write the audit row (inside the caller's transaction)."""
+async def move(matter: Matter, event: Event, actor: Actor, now: datetime,
+               also: tuple[str, ...] = (), **detail: Any) -> None:
+    """Apply the state machine and write the audit row (inside the caller's transaction).
+    Only the state is written, and the columns the caller changed with it (`also`): the
+    rest of the row is as the caller read it, and writing it back would only cost."""
     entry = moved(matter, event, actor, now, **detail)
-    await matter.save()
+    await matter.save(update_fields=["state", *also])
     await entry.save()
 
 

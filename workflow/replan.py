@@ -91,13 +91,14 @@ async def carry_over(ctx: Context, matter: Matter, now: datetime) -> tuple[list[
     """Plan the matter anew (policy or calendar changed): mark as done what repeats a done
     action, and move its node rows. Returns the keys carried over and whether a node moved."""
     done = await ClockAction.filter(matter=matter).values_list("key", flat=True)
-    actions = plan(await matter_facts(matter), ctx.policy, ctx.calendar, now + REPLAN_AHEAD)
+    facts = await matter_facts(matter)
+    actions = plan(facts, ctx.policy, ctx.calendar, now + REPLAN_AHEAD)
     carried = repeats(set(done), actions)
     await ClockAction.bulk_create([
         ClockAction(matter=matter, key=a.key, kind=a.kind.value, due_at=a.at, done_at=now,
                     skipped=True) for a in carried])
     before = dict(await Node.filter(matter=matter).values_list("key", "due_at"))
-    await refresh_nodes(ctx, matter)
+    await refresh_nodes(ctx, matter, facts)
     await drop_vanished_nodes(ctx, matter, now)
     after = dict(await Node.filter(matter=matter).values_list("key", "due_at"))
     return [a.key for a in carried], before != after

@@ -32,9 +32,9 @@ from models import (
     Unit,
 )
 from scheduler.policy import BOARD_PREFIX, Approval, Board, policy_to_json
-from scheduler.rules import Audience, Kind, node_states, registration_due, walk
+from scheduler.rules import Audience, Kind, MatterFacts, node_states, registration_due, walk
 from workflow import recipients
-from workflow.chase import catch_up, local_text, message_context
+from workflow.chase import Headings, catch_up, load_headings, local_text, message_context
 from workflow.context import Context
 from workflow.delivery import deliver
 from workflow.errors import Refused
@@ -91,7 +91,7 @@ async def register_matter(ctx: Context, draft: MatterDraft, actor: Actor) -> Mat
         await audit(matter, actor, "register", None, MatterState.ASSIGNED, now,
                     approver=draft.approver, approved_on=draft.approved_on.isoformat(),
                     **registration_timeliness(ctx, board, draft.reported_on, now))
-        await refresh_nodes(ctx, matter)
+        await refresh_nodes(ctx, matter, await matter_facts(matter))
     await catch_up(ctx, matter)  # R3: the assignment notice goes out at once
     return matter
 
@@ -159,8 +159,19 @@ async def next_code(board: Board) -> str:
 # What the unit files (R7, R15, R17, R27)
 
 
+@dataclass(frozen=True)
+class Filed:
+    """A feedback filed, and what the change left known about its matter: its facts (as
+    its catch-up planned with them) and its headings (as its forward named it). Clock
+    actions change neither."""
+
+    feedback: Feedback
+    facts: MatterFacts
+    headings: Headings
+
+
 async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: str,
-                        text: str, *, ack_only: bool) -> Feedback:
+                        text: str, *, ack_only: bool) -> Filed:
     """A receipt (收到) or a progress report; satisfies the earliest open node it may."""
     await hold(matter)
     await check_reporter(matter, person)
@@ -168,7 +179,8 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
     async with in_transaction():
         feedback = await Feedback.create(matter=matter, person=person, channel=channel,
                                          ack_only=ack_only, text=text, at=now)
-        node = await refresh_nodes(ctx, matter)
+        facts = await matter_facts(matter)
+        node = await refresh_nodes(ctx, matter, facts)
         node_key = node.key if node else None
         if node:
             feedback.node_key, feedback.late = node.key, node.due_at < now
@@ -177,9 +189,12 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
                 await add_score(matter, "-0.1", "overdue_feedback", now)  # R32
         event = Event.ACKNOWLEDGE if ack_only else Event.REPORT
         await move(matter, event, Actor(person, channel), now, node=node_key)
-        await forward(ctx, matter, "ack" if ack_only else "progress", text, person, now)
-    await catch_up(ctx, matter)
-    return feedback
+        headings = await forward(ctx, matter, "ack" if ack_only else "progress", text,
+                                 person, now)
+    # Planned with the facts read above: a state move changes none of them, and the held
+    # matter lets no other change in before the catch-up.
+    await catch_up(ctx, matter, facts)
+    return Filed(feedback, facts, headings)
 
 
 async def request_extension(ctx: Context, matter: Matter, person: Person, channel: str,
@@ -230,7 +245,8 @@ async def request_completion(ctx: Context, matter: Matter, person: Person, chann
             matter=matter, kind=ApplicationKind.COMPLETION, person=person, channel=channel,
             text=text, filed_at=now)
         matter.completion_requested_at = now
-        await move(matter, Event.REQUEST_COMPLETION, Actor(person, channel), now)
+        await move(matter, Event.REQUEST_COMPLETION, Actor(person, channel), now,
+                   ("completion_requested_at",))
         await forward(ctx, matter, "completion", text, person, now)
     return application
 
@@ -298,14 +314,17 @@ async def pending_application(matter: Matter, kind: ApplicationKind | None = Non
 
 
 async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Person,
-                  now: datetime, **extra: Any) -> None:
-    """R15: every feedback goes to the initiator's handling person."""
+                  now: datetime, **extra: Any) -> Headings:
+    """R15: every feedback goes to the initiator's handling person. Returns the headings
+    it named the matter with."""
     handlers = await recipients.audience_people(matter, Audience.INITIATOR_HANDLER)
-    unit = await person.unit
-    context = await message_context(ctx, matter) | {
-        "reason": what, "body": text, "sender": person.name, "sender_unit": unit.name, **extra}
+    headings = await load_headings([matter], [person.unit_id])
+    context = await message_context(ctx, matter, headings) | {
+        "reason": what, "body": text, "sender": person.name,
+        "sender_unit": headings.unit_names[person.unit_id], **extra}
     await deliver(ctx, kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
                   matter=matter)
+    return headings
 
 
 # ---------------------------------------------------------------------------------------
@@ -361,8 +380,9 @@ async def approve_extension(ctx: Context, matter: Matter, application: Applicati
     async with in_transaction():
         await decide(application, ApplicationStatus.APPROVED, person, now)
         matter.continuing_since, matter.continuing_until = now, application.new_deadline
-        await move(matter, Event.APPROVE_EXTENSION, Actor(person, channel), now)
-        await refresh_nodes(ctx, matter)
+        await move(matter, Event.APPROVE_EXTENSION, Actor(person, channel), now,
+                   ("continuing_since", "continuing_until"))
+        await refresh_nodes(ctx, matter, await matter_facts(matter))
         await tell_unit(ctx, matter, Kind.REPLY, now, reason="extension_approved")
     await catch_up(ctx, matter)
 
@@ -391,7 +411,7 @@ async def close(ctx: Context, matter: Matter, application: Application, person: 
     async with in_transaction():
         await decide(application, ApplicationStatus.APPROVED, person, now)
         matter.closed_at = now
-        await move(matter, Event.APPROVE_COMPLETION, Actor(person, channel), now,
+        await move(matter, Event.APPROVE_COMPLETION, Actor(person, channel), now, ("closed_at",),
                    reviewed_by=reviewer.name, grade=application.grade)
         await tell_unit(ctx, matter, Kind.CLOSED, now, grade=application.grade or "")
 
@@ -416,8 +436,9 @@ async def return_matter(ctx: Context, matter: Matter, person: Person, channel: s
             feedback.returned_at, feedback.return_reason = now, reason
             await feedback.save(update_fields=["returned_at", "return_reason"])
         await add_score(matter, "-0.1", "returned", now)  # R32
-        await move(matter, Event.RETURN, Actor(person, channel), now, reason=reason)
-        await refresh_nodes(ctx, matter)
+        await move(matter, Event.RETURN, Actor(person, channel), now,
+                   ("completion_requested_at",), reason=reason)
+        await refresh_nodes(ctx, matter, await matter_facts(matter))
         what = application.kind.value if application else "report"
         await tell_unit(ctx, matter, Kind.RETURNED, now, reason=reason, what=what)
     await catch_up(ctx, matter)
@@ -515,10 +536,10 @@ async def tell_unit(ctx: Context, matter: Matter, kind: Kind, now: datetime, **e
     await deliver(ctx, kind=kind, people=people, context=context, due_at=now, now=now, matter=matter)
 
 
-async def refresh_nodes(ctx: Context, matter: Matter) -> Node | None:
+async def refresh_nodes(ctx: Context, matter: Matter, facts: MatterFacts) -> Node | None:
     """Keep the matter's node rows (its schedule, for display and plan) in step with the
-    clock's own rule; return the node a feedback filed just now satisfied, if any."""
-    facts = await matter_facts(matter)
+    clock's own rule, from the matter's `facts` as they stand now; return the node a
+    feedback filed just now satisfied, if any."""
     now = ctx.clock.now()
     existing = {n.key: n for n in await Node.filter(matter=matter)}
     fresh = None

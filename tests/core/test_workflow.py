@@ -140,8 +140,9 @@ async def advance(ctx, clock, matter: Matter, until: datetime, step: timedelta =
 
 async def feedback(ctx, matter: Matter, text: str = "已安排李一办理", *, ack: bool = False,
                    who: str = "李一") -> Feedback:
-    return await service.file_feedback(ctx, matter, await person(who), "sms", text,
-                                       ack_only=ack)
+    filed = await service.file_feedback(ctx, matter, await person(who), "sms", text,
+                                        ack_only=ack)
+    return filed.feedback
 
 
 def refused(code: str):
