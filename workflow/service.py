@@ -173,10 +173,12 @@ class Filed:
 async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: str,
                         text: str, *, ack_only: bool) -> Filed:
     """A receipt (收到) or a progress report; satisfies the earliest open node it may."""
-    await hold(matter)
-    await check_reporter(matter, person)
-    now = ctx.clock.now()
+    # One transaction from the lock to the catch-up (a savepoint inside a caller's), so the
+    # catch-up may plan with the facts read here: nobody else changes the held matter.
     async with in_transaction():
+        await hold(matter)
+        await check_reporter(matter, person)
+        now = ctx.clock.now()
         feedback = await Feedback.create(matter=matter, person=person, channel=channel,
                                          ack_only=ack_only, text=text, at=now)
         facts = await matter_facts(matter)
@@ -191,9 +193,7 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
         await move(matter, event, Actor(person, channel), now, node=node_key)
         headings = await forward(ctx, matter, "ack" if ack_only else "progress", text,
                                  person, now)
-    # Planned with the facts read above: a state move changes none of them, and the held
-    # matter lets no other change in before the catch-up.
-    await catch_up(ctx, matter, facts)
+        await catch_up(ctx, matter, facts)  # a state move changes none of the facts
     return Filed(feedback, facts, headings)
 
 
