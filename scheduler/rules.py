@@ -388,10 +388,10 @@ def revised(action: Action, **changes: object) -> Action:
 
 
 def urge(node: Node, episode: str, at: datetime, number: int, audience: Audience,
-         reason: str) -> Action:
+         reason: str, series_end: datetime | None = None) -> Action:
     return Action(f"urge:{episode}:{number}", Kind.URGE, at, audience, node.key, reason,
                   penalty=Penalty.URGE_EPISODE if number == 1 else None,
-                  deadline=node.due, number=number)
+                  deadline=node.due, number=number, series_end=series_end)
 
 
 def escalations(node: Node, start: datetime, episode: str, bp: BoardPolicy,
@@ -407,14 +407,16 @@ def escalations(node: Node, start: datetime, episode: str, bp: BoardPolicy,
     return actions
 
 
+STANDARD_URGES = [3 * i * HOUR for i in range(1, 9)] + [(24 + 2 * i) * HOUR for i in range(1, 12)]
+
+
 def standard_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) -> list[Action]:
     """R11-R13: every 3 h on day one, every 2 h on day two, supervise at +48 h, +72 h up."""
-    offsets = [3 * i for i in range(1, 9)] + [24 + 2 * i for i in range(1, 12)]
     reason = "report" if node.reason in ("weekly", "monthly") else "node"
     supervise_at = start + 48 * HOUR
-    actions = [revised(urge(node, episode, start + h * HOUR, n, Audience.OPERATORS_DIRECTOR,
-                            reason), series_end=supervise_at)
-               for n, h in enumerate(offsets, start=1)]
+    actions = [urge(node, episode, start + offset, n, Audience.OPERATORS_DIRECTOR, reason,
+                    series_end=supervise_at)
+               for n, offset in enumerate(STANDARD_URGES, start=1)]
     actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, supervise_at,
                           Audience.SUPERVISE, node.key, reason, Effect.SUPERVISED,
                           Penalty.SUPERVISED, deadline=node.due))
@@ -444,8 +446,7 @@ def monthly_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) -
     times = [at_local(first_day + d * DAY, t) for d in (0, 1) for t in (time(8), time(15))]
     times = [t for t in times if t > start] if local(start).time() != time(0) else times
     end = at_local(first_day + 2 * DAY, time(0))
-    actions = [revised(urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report"),
-                       series_end=end)
+    actions = [urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report", series_end=end)
                for n, t in enumerate(times, start=1)]
     to_leader = Board(bp.board) in (Board.KEY_WORK, Board.REFORM)
     actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, end, Audience.SUPERVISE,
