@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from scheduler.calendar import (
     WorkCalendar,
@@ -222,18 +223,31 @@ def thursday_end(day: date) -> datetime:
 
 
 def weekly_nodes(start: datetime, end: datetime | None, horizon: datetime, step_weeks: int,
-                 bp: BoardPolicy) -> Iterator[Node]:
-    """Weekly reports due before the end of Thursday (R21), reminder Thursday 09:00."""
+                 bp: BoardPolicy) -> list[Node]:
+    """Weekly reports due before the end of Thursday (R21), reminder Thursday 09:00; the
+    first counts the reports from the track's start."""
     due = thursday_end(local(start).date())
     if due - start < DAY:  # a report due within a day of the track's start waits a period
         due += timedelta(weeks=1)
-    opens = start
+    nodes = weekly_series(due, end, horizon, step_weeks, bp.remind_hour)
+    return [replace(nodes[0], opens=start), *nodes[1:]] if nodes else []
+
+
+@lru_cache(maxsize=1024)
+def weekly_series(first_due: datetime, end: datetime | None, horizon: datetime,
+                  step_weeks: int, remind_hour: time) -> tuple[Node, ...]:
+    """The weekly nodes from `first_due` on, each open from the one before's deadline (the
+    first's opening is the caller's). Every matter whose track starts in the same week has
+    the same ones, and a tick plans them all with one horizon: made once, shared (frozen)."""
+    nodes = []
+    due = opens = first_due
     while due <= horizon and (end is None or due <= end):
         thursday = local(due - DAY).date()
-        yield Node(f"W{thursday.isoformat()}", due, opens, "standard",
-                   at_local(thursday, bp.remind_hour), Kind.REPORT_DUE, reason="weekly")
+        nodes.append(Node(f"W{thursday.isoformat()}", due, opens, "standard",
+                          at_local(thursday, remind_hour), Kind.REPORT_DUE, reason="weekly"))
         opens = due
         due += timedelta(weeks=step_weeks)
+    return tuple(nodes)
 
 
 def month_end(day: date) -> datetime:
@@ -293,7 +307,7 @@ def periodic_nodes(f: MatterFacts, bp: BoardPolicy, horizon: datetime) -> list[N
         return []
     start, end, kind, weeks = track
     if kind == "weekly":
-        return list(weekly_nodes(start, end, horizon, weeks, bp))
+        return weekly_nodes(start, end, horizon, weeks, bp)
     return list(monthly_nodes(start, end, horizon, bp))
 
 
@@ -482,7 +496,8 @@ def plan(f: MatterFacts, policy: Policy, cal: WorkCalendar, horizon: datetime) -
     # Quiet hours move a reminder earlier (by less than a day) and hold urges to their end:
     # shift first, then cut at the horizon, so a moved reminder is due at its new moment and
     # a merged urge only appears once everything it merges is known (R35).
-    actions = [a for a in actions if still_wanted(a, f) and a.at <= horizon + DAY]
+    held_until = horizon + DAY
+    actions = still_wanted(f, [a for a in actions if a.at <= held_until])
     actions = apply_quiet_hours(actions, policy.quiet_hours)
     return sorted((a for a in actions if a.at <= horizon), key=lambda a: (a.at, a.key))
 
@@ -577,12 +592,13 @@ def quarter_due_day(cal: WorkCalendar, year: int, quarter: int) -> date:
     return last_workday_on_or_before(cal, last)
 
 
-def still_wanted(action: Action, f: MatterFacts) -> bool:
-    """R8: nothing while a completion application is pending; nothing after closing (R30)."""
-    if f.closed_at is not None and action.at >= f.closed_at:
-        return False
-    return not any(start <= action.at and (end is None or action.at < end)
-                   for start, end in f.pauses)
+def still_wanted(f: MatterFacts, actions: list[Action]) -> list[Action]:
+    """R8: nothing while a completion application is pending; nothing after closing (R30).
+    (Most matters have neither: their actions are kept without a look at each.)"""
+    if f.closed_at is None and not f.pauses:
+        return actions
+    return [a for a in actions if (f.closed_at is None or a.at < f.closed_at) and not any(
+        start <= a.at and (end is None or a.at < end) for start, end in f.pauses)]
 
 
 # ---------------------------------------------------------------------------------------
