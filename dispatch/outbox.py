@@ -57,9 +57,9 @@ async def enqueue(
     dedup: str | None = None,
 ) -> list[OutboundMessage]:
     """One row per person and channel. `dedup` makes a repeated call a no-op per row."""
-    made = await insert_rows(message_rows(
+    made = as_models(await insert_rows(message_rows(
         kind=kind, people=people, context=context, due_at=due_at, matter=matter,
-        only_channel=only_channel, dedup=dedup), now)
+        only_channel=only_channel, dedup=dedup), now))
     if made:
         await announce()
     return made
@@ -89,38 +89,57 @@ COLUMNS = ("matter_id", "person_id", "unit_id", "kind", "channel", "address", "c
            "due_at", "dedup_key", "status", "attempts", "provider_ids", "created_at")
 
 
-async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[OutboundMessage]:
+async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """Write `rows` and their first history entry in one statement each; a row whose dedup
     key is taken already is left out, so a repeated call writes nothing twice. A row may
-    name its own `written_at` (`duban simulate` writes a stretch of moments at once)."""
+    name its own `written_at` (`duban simulate` writes a stretch of moments at once).
+    Returns the written rows as the database holds them (`as_models` makes models of them):
+    a clock tick writes thousands and needs few of their fields."""
     if len(rows) > INSERT_CHUNK:  # a statement's parameters are limited (SQLite, asyncpg)
-        made = []
+        written = []
         for start in range(0, len(rows), INSERT_CHUNK):
-            made += await insert_rows(rows[start:start + INSERT_CHUNK], now)
-        return made
+            written += await insert_rows(rows[start:start + INSERT_CHUNK], now)
+        return written
     if not rows:
         return []
-    postgres = is_postgres()
     values = []
     for row in rows:
         values += [row["matter_id"], row["person_id"], row["unit_id"], row["kind"],
                    row["channel"], row["address"], json.dumps(row["context"]),
                    row["due_at"].astimezone(UTC), row["dedup_key"], MessageStatus.PENDING.value,
                    0, "[]", row.get("written_at", now).astimezone(UTC)]
-    width = len(COLUMNS)
-    marks = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
-        for i in range(len(rows)))
-    sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) VALUES {marks} "
+    sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) VALUES "
+           f"{placeholders(len(rows), len(COLUMNS))} "
            "ON CONFLICT (dedup_key) DO NOTHING RETURNING *")
     async with in_transaction() as connection:
-        # The rows come back whole, made into models as a SELECT would make them.
-        written = await connection.execute_query_dict(sql, values)
-        made = sorted((OutboundMessage._init_from_db(**r) for r in written), key=lambda r: r.id)
-        await MessageEvent.bulk_create([
-            MessageEvent(message_id=r.id, status=MessageStatus.PENDING, at=r.created_at)
-            for r in made])
-    return made
+        written = sorted(await connection.execute_query_dict(sql, values), key=lambda r: r["id"])
+        if written:  # the history copies `created_at` as stored: no datetime parsed here
+            ids = [r["id"] for r in written]
+            await connection.execute_query(
+                "INSERT INTO message_event (message_id, status, at, detail) "
+                f"SELECT id, {parameters(1)[0]}, created_at, '' FROM outbound_message "
+                f"WHERE id IN ({', '.join(parameters(len(ids), first=2))}) "
+                "ORDER BY id", [MessageStatus.PENDING.value, *ids])
+    return written
+
+
+def as_models(written: list[dict[str, Any]]) -> list[OutboundMessage]:
+    """Rows `insert_rows` wrote, made into models as a SELECT would make them."""
+    return [OutboundMessage._init_from_db(**r) for r in written]
+
+
+def placeholders(rows: int, width: int) -> str:
+    """`(?, ?), (?, ?)` (SQLite) or `($1, $2), ($3, $4)` (PostgreSQL) for a VALUES list."""
+    marks = parameters(rows * width)
+    return ", ".join("(" + ", ".join(marks[i:i + width]) + ")"
+                     for i in range(0, len(marks), width))
+
+
+def parameters(count: int, first: int = 1) -> list[str]:
+    """The statement's parameter marks, numbered from `first` on PostgreSQL."""
+    if is_postgres():
+        return [f"${number}" for number in range(first, first + count)]
+    return ["?"] * count
 
 
 async def create_row(*, now: datetime, **fields: Any) -> OutboundMessage | None:

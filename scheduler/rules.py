@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from scheduler.calendar import (
     WorkCalendar,
@@ -222,18 +223,31 @@ def thursday_end(day: date) -> datetime:
 
 
 def weekly_nodes(start: datetime, end: datetime | None, horizon: datetime, step_weeks: int,
-                 bp: BoardPolicy) -> Iterator[Node]:
-    """Weekly reports due before the end of Thursday (R21), reminder Thursday 09:00."""
+                 bp: BoardPolicy) -> list[Node]:
+    """Weekly reports due before the end of Thursday (R21), reminder Thursday 09:00; the
+    first counts the reports from the track's start."""
     due = thursday_end(local(start).date())
     if due - start < DAY:  # a report due within a day of the track's start waits a period
         due += timedelta(weeks=1)
-    opens = start
+    nodes = weekly_series(due, end, horizon, step_weeks, bp.remind_hour)
+    return [replace(nodes[0], opens=start), *nodes[1:]] if nodes else []
+
+
+@lru_cache(maxsize=1024)
+def weekly_series(first_due: datetime, end: datetime | None, horizon: datetime,
+                  step_weeks: int, remind_hour: time) -> tuple[Node, ...]:
+    """The weekly nodes from `first_due` on, each open from the one before's deadline (the
+    first's opening is the caller's). Every matter whose track starts in the same week has
+    the same ones, and a tick plans them all with one horizon: made once, shared (frozen)."""
+    nodes = []
+    due = opens = first_due
     while due <= horizon and (end is None or due <= end):
         thursday = local(due - DAY).date()
-        yield Node(f"W{thursday.isoformat()}", due, opens, "standard",
-                   at_local(thursday, bp.remind_hour), Kind.REPORT_DUE, reason="weekly")
+        nodes.append(Node(f"W{thursday.isoformat()}", due, opens, "standard",
+                          at_local(thursday, remind_hour), Kind.REPORT_DUE, reason="weekly"))
         opens = due
         due += timedelta(weeks=step_weeks)
+    return tuple(nodes)
 
 
 def month_end(day: date) -> datetime:
@@ -293,7 +307,7 @@ def periodic_nodes(f: MatterFacts, bp: BoardPolicy, horizon: datetime) -> list[N
         return []
     start, end, kind, weeks = track
     if kind == "weekly":
-        return list(weekly_nodes(start, end, horizon, weeks, bp))
+        return weekly_nodes(start, end, horizon, weeks, bp)
     return list(monthly_nodes(start, end, horizon, bp))
 
 
@@ -388,10 +402,10 @@ def revised(action: Action, **changes: object) -> Action:
 
 
 def urge(node: Node, episode: str, at: datetime, number: int, audience: Audience,
-         reason: str) -> Action:
+         reason: str, series_end: datetime | None = None) -> Action:
     return Action(f"urge:{episode}:{number}", Kind.URGE, at, audience, node.key, reason,
                   penalty=Penalty.URGE_EPISODE if number == 1 else None,
-                  deadline=node.due, number=number)
+                  deadline=node.due, number=number, series_end=series_end)
 
 
 def escalations(node: Node, start: datetime, episode: str, bp: BoardPolicy,
@@ -407,14 +421,16 @@ def escalations(node: Node, start: datetime, episode: str, bp: BoardPolicy,
     return actions
 
 
+STANDARD_URGES = [3 * i * HOUR for i in range(1, 9)] + [(24 + 2 * i) * HOUR for i in range(1, 12)]
+
+
 def standard_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) -> list[Action]:
     """R11-R13: every 3 h on day one, every 2 h on day two, supervise at +48 h, +72 h up."""
-    offsets = [3 * i for i in range(1, 9)] + [24 + 2 * i for i in range(1, 12)]
     reason = "report" if node.reason in ("weekly", "monthly") else "node"
     supervise_at = start + 48 * HOUR
-    actions = [revised(urge(node, episode, start + h * HOUR, n, Audience.OPERATORS_DIRECTOR,
-                            reason), series_end=supervise_at)
-               for n, h in enumerate(offsets, start=1)]
+    actions = [urge(node, episode, start + offset, n, Audience.OPERATORS_DIRECTOR, reason,
+                    series_end=supervise_at)
+               for n, offset in enumerate(STANDARD_URGES, start=1)]
     actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, supervise_at,
                           Audience.SUPERVISE, node.key, reason, Effect.SUPERVISED,
                           Penalty.SUPERVISED, deadline=node.due))
@@ -444,8 +460,7 @@ def monthly_ladder(node: Node, start: datetime, episode: str, bp: BoardPolicy) -
     times = [at_local(first_day + d * DAY, t) for d in (0, 1) for t in (time(8), time(15))]
     times = [t for t in times if t > start] if local(start).time() != time(0) else times
     end = at_local(first_day + 2 * DAY, time(0))
-    actions = [revised(urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report"),
-                       series_end=end)
+    actions = [urge(node, episode, t, n, Audience.OPERATORS_DIRECTOR, "report", series_end=end)
                for n, t in enumerate(times, start=1)]
     to_leader = Board(bp.board) in (Board.KEY_WORK, Board.REFORM)
     actions.append(Action(f"supervise:{episode}", Kind.SUPERVISE, end, Audience.SUPERVISE,
@@ -481,7 +496,8 @@ def plan(f: MatterFacts, policy: Policy, cal: WorkCalendar, horizon: datetime) -
     # Quiet hours move a reminder earlier (by less than a day) and hold urges to their end:
     # shift first, then cut at the horizon, so a moved reminder is due at its new moment and
     # a merged urge only appears once everything it merges is known (R35).
-    actions = [a for a in actions if still_wanted(a, f) and a.at <= horizon + DAY]
+    held_until = horizon + DAY
+    actions = still_wanted(f, [a for a in actions if a.at <= held_until])
     actions = apply_quiet_hours(actions, policy.quiet_hours)
     return sorted((a for a in actions if a.at <= horizon), key=lambda a: (a.at, a.key))
 
@@ -576,12 +592,13 @@ def quarter_due_day(cal: WorkCalendar, year: int, quarter: int) -> date:
     return last_workday_on_or_before(cal, last)
 
 
-def still_wanted(action: Action, f: MatterFacts) -> bool:
-    """R8: nothing while a completion application is pending; nothing after closing (R30)."""
-    if f.closed_at is not None and action.at >= f.closed_at:
-        return False
-    return not any(start <= action.at and (end is None or action.at < end)
-                   for start, end in f.pauses)
+def still_wanted(f: MatterFacts, actions: list[Action]) -> list[Action]:
+    """R8: nothing while a completion application is pending; nothing after closing (R30).
+    (Most matters have neither: their actions are kept without a look at each.)"""
+    if f.closed_at is None and not f.pauses:
+        return actions
+    return [a for a in actions if (f.closed_at is None or a.at < f.closed_at) and not any(
+        start <= a.at and (end is None or a.at < end) for start, end in f.pauses)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import is_postgres
+from dispatch.outbox import placeholders
 
 MAX_PARAMETERS = 30000  # asyncpg allows 32767 per statement, SQLite 32766
 
@@ -29,12 +29,8 @@ async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequenc
                       unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
     if not rows:
         return []
-    postgres = is_postgres()
-    width = len(columns)
-    marks = ", ".join(
-        "(" + ", ".join(f"${i * width + j + 1}" if postgres else "?" for j in range(width)) + ")"
-        for i in range(len(rows)))
-    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks} "
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+           f"{placeholders(len(rows), len(columns))} "
            f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING {', '.join(returning)}")
     values = [value for row in rows for value in row]
     async with in_transaction() as connection:  # the caller's transaction, if it has one

@@ -17,7 +17,14 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import announce, enqueue, insert_rows, message_rows, person_channels
+from dispatch.outbox import (
+    announce,
+    as_models,
+    enqueue,
+    insert_rows,
+    message_rows,
+    person_channels,
+)
 from models import (
     ChannelPreference,
     InboundMessage,
@@ -62,9 +69,10 @@ def channel_for(person: Person, kind: str) -> str | None:
 
 async def deliver(ctx: Context, *, kind: str, people: Iterable[Person], context: dict[str, Any],
                   due_at: datetime, now: datetime, matter: Matter | None = None,
-                  dedup: str | None = None) -> list[OutboundMessage]:
+                  dedup: str | None = None) -> int:
     """One row per person and channel their preference picks, written at once; a
-    messenger-first message about a matter gets its SMS fallback check."""
+    messenger-first message about a matter gets its SMS fallback check. Returns how many
+    rows it wrote."""
     people = list(people)
     return await write_letters(ctx, letters(kind=kind, people=people, context=context,
                                             due_at=due_at, matter=matter, dedup=dedup),
@@ -80,18 +88,24 @@ def letters(*, kind: str, people: Iterable[Person], context: dict[str, Any], due
 
 
 async def write_letters(ctx: Context, rows: list[dict[str, Any]], people: Iterable[Person],
-                        now: datetime) -> list[OutboundMessage]:
+                        now: datetime) -> int:
     """Write the rows, in their order, and the SMS fallback checks of those that go to a
-    messenger-first person's messenger only; wake the dispatchers."""
-    made = await insert_rows(rows, now)
+    messenger-first person's messenger only; wake the dispatchers. Returns how many rows
+    it wrote."""
+    written = await insert_rows(rows, now)
     by_id = {p.id: p for p in people}
     await SmsFallback.bulk_create([
         SmsFallback(message=row, due_at=fallback_due(ctx, max(row.due_at, row.created_at)))
-        for row in made if row.matter_id is not None and row.channel == MESSENGER
-        and channel_for(by_id[row.person_id], row.kind) == MESSENGER])
-    if made:
+        for row in as_models([r for r in written if awaits_reading(r, by_id)])])
+    if written:
         await announce()
-    return made
+    return len(written)
+
+
+def awaits_reading(row: dict[str, Any], people: dict[int, Person]) -> bool:
+    """A messenger-only message about a matter: SMS follows unless the person reads it."""
+    return (row["matter_id"] is not None and row["channel"] == MESSENGER
+            and channel_for(people[row["person_id"]], row["kind"]) == MESSENGER)
 
 
 def fallback_due(ctx: Context, sent_at: datetime) -> datetime:

@@ -552,6 +552,22 @@ def test_r21_a_track_starting_on_thursday_reports_the_following_week():
     assert [a.at for a in of(actions, Kind.REPORT_DUE)] == [sh(2026, 1, 15, 9)]
 
 
+def test_r21_weekly_reports_planned_alike_under_two_policies_keep_each_policys_reminder():
+    # Both plans share the weekly deadlines (made once for a tick's matters): the reminder
+    # hour of one policy must not reach the other's plan, nor a track's start the other's.
+    f = continuing("daily", T0, sh(2026, 6, 30))
+    later = facts(board="daily", at=f.assigned_at, continuing_since=sh(2026, 1, 6, 10),
+                  continuing_until=sh(2026, 6, 30))
+    horizon = sh(2026, 1, 20)
+    at_nine = run(f, horizon)
+    at_eight = run(f, horizon, policy_with("daily", remind_hour=time(8, 0)))
+    assert [a.at for a in of(at_nine, Kind.REPORT_DUE)] == [sh(2026, 1, 8, 9)]
+    assert [a.at for a in of(at_eight, Kind.REPORT_DUE)] == [sh(2026, 1, 8, 8)]
+    first = walk(later, default_policies()[Board.DAILY], CAL, horizon)[0]
+    assert (first.key, first.opens) == ("W2026-01-08", sh(2026, 1, 6, 10))
+    assert walk(f, default_policies()[Board.DAILY], CAL, horizon)[0].opens == T0
+
+
 @pytest.mark.parametrize("board", ["key_work", "reform", "tech_reform"])
 def test_r22_quarterly_summary_due_last_working_day_q4_a_week_earlier(board):
     reports = tuple(report(sh(2026, m, 20, 10)) for m in range(1, 13))
