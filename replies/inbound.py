@@ -248,6 +248,7 @@ class Inbox:
         found = await self.resolve(intent, person, mine)
         if isinstance(found, Answer):
             return found
+        filed = None  # what a feedback the command filed left known about the matter
         try:
             done = await COMMANDS[intent.kind](self.ctx, intent, found, person, channel)
         except Refused as refused:
@@ -263,8 +264,8 @@ class Inbox:
         else:
             answer = Answer(Status.DONE, done.reason, f"{intent.kind.value} {found.code}",
                             context=done.extra)
-            return await self.about(found, mine, answer, done.filed)
-        return await self.about(found, mine, answer)
+            filed = done.filed
+        return await self.about(found, mine, answer, filed)
 
     async def resolve(
         self, intent: Intent, person: Person, mine: list[Numbered]
