@@ -22,7 +22,7 @@ from tortoise.expressions import Q
 from dispatch import metrics
 from dispatch.channel import Button, Channel, FailureKind, Outgoing, SendResult
 from dispatch.failover import fail_over
-from dispatch.outbox import SubmittedWriter, claim_due, record, start_sending
+from dispatch.outbox import GROUP_COMMIT_WAIT, SubmittedWriter, claim_due, record, start_sending
 from dispatch.ratelimit import RateLimiter
 from dispatch.render import Renderer
 from dispatch.shared_limits import SharedRateLimiter
@@ -53,7 +53,8 @@ class Dispatcher:
     def __init__(self, channels: dict[str, Channel], renderer: Renderer, clock: Clock,
                  worker: str, lease: timedelta = timedelta(seconds=60),
                  buttons_for: ButtonsFor | None = None,
-                 limits: dict[str, Limiter] | None = None) -> None:
+                 limits: dict[str, Limiter] | None = None,
+                 group_commit_wait: float = GROUP_COMMIT_WAIT) -> None:
         self.channels = channels
         self.limits = limits or {}
         self.renderer = renderer
@@ -62,7 +63,7 @@ class Dispatcher:
         self.lease = lease
         self.buttons_for = buttons_for
         # How many sends may be in flight on each channel (SMPP: window x binds).
-        self.submitted = SubmittedWriter()
+        self.submitted = SubmittedWriter(group_commit_wait)
         self.slots = {name: asyncio.Semaphore(concurrency(channel))
                       for name, channel in channels.items()}
 

@@ -304,9 +304,12 @@ GROUP_COMMIT_WAIT = 0.01  # seconds
 class SubmittedWriter:
     """Records accepted sends in batches (group commit): what arrives while one batch is being
     written goes into the next, so a busy dispatcher commits many outcomes at once and an
-    idle one commits each at once."""
+    idle one commits each at once. `wait`: how long a batch waits for more; a caller whose
+    sends all finish in one turn of the loop (the simulation's recording channels) needs
+    none."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: float = GROUP_COMMIT_WAIT) -> None:
+        self.wait = wait
         self.queue: list[tuple[OutboundMessage, tuple[str, ...], datetime, asyncio.Future]] = []
         self.writing: asyncio.Task | None = None
 
@@ -330,7 +333,7 @@ class SubmittedWriter:
         while self.queue:
             # Under load outcomes arrive a few per millisecond: waiting this long for more
             # makes one commit of dozens instead of dozens of commits; idle, it is unnoticed.
-            await asyncio.sleep(GROUP_COMMIT_WAIT)
+            await asyncio.sleep(self.wait)
             batch, self.queue = self.queue, []
             try:
                 await write_submitted([(row, ids, now) for row, ids, now, _ in batch])

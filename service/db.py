@@ -13,13 +13,18 @@ from tortoise.backends.base.client import TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.migrations.api import migrate as run_migrations
 
+from service import inline_sqlite
+
 APP = "models"
 CONNECT_TIMEOUT = 5.0  # seconds
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, inline: bool = False) -> dict[str, Any]:
+    """`inline`: an SQLite database private to one sequential run, its statements on the
+    loop's thread (`service.inline_sqlite`; `duban simulate` only)."""
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": inline_sqlite.connection(database_url) if inline
+                        else database_url},
         "apps": {APP: {"models": ["models"], "migrations": "models.migrations",
                        "default_connection": "default"}},
         "use_tz": True,
@@ -31,19 +36,20 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or created; the message says which and why."""
 
 
-async def migrate(database_url: str) -> None:
+async def migrate(database_url: str, inline: bool = False) -> None:
     """Bring the schema up to date (built-in tortoise migrations)."""
     await check_reachable(database_url)
-    await run_migrations(config=tortoise_config(database_url))
+    await run_migrations(config=tortoise_config(database_url, inline))
 
 
-async def open_database(database_url: str, *, migrate_first: bool = True) -> None:
+async def open_database(database_url: str, *, migrate_first: bool = True,
+                        inline: bool = False) -> None:
     """Connect, then migrate on the same connection (an in-memory database lives in it)."""
     await check_reachable(database_url)
     make_transaction_entry_cancel_safe()
-    await Tortoise.init(config=tortoise_config(database_url))
+    await Tortoise.init(config=tortoise_config(database_url, inline))
     if migrate_first:
-        await migrate(database_url)
+        await migrate(database_url, inline)
 
 
 async def check_reachable(database_url: str) -> None:

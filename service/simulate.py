@@ -202,7 +202,7 @@ class Simulation:
                                  scenario.timezone, DEFAULT_SMS_SIGNATURE)
         self.channels = {n: RecordingChannel(n, self.clock) for n in ("sms", "telegram")}
         self.dispatcher = Dispatcher(self.channels, Renderer(self.ctx.sms_signature), self.clock,
-                                     worker="simulate")
+                                     worker="simulate", group_commit_wait=0)
         self.addresses: dict[str, Any] = {}  # stored address -> as the scenario wrote it
         self.year_end = [at for _, at in year_end_lists(self.clock.now(), scenario.until)]
         # The dispatcher drains when rows were written since its last drain, or when a row
@@ -368,7 +368,7 @@ class Simulation:
 
 async def simulate(scenario: Scenario) -> list[dict[str, Any]]:
     """Run a scenario on a private in-memory database and return the output lines."""
-    await open_database("sqlite://:memory:")
+    await open_database("sqlite://:memory:", inline=True)
     try:
         return await Simulation(scenario).run()
     finally:
