@@ -22,6 +22,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from dispatch import wakeup
+from dispatch.group_commit import GroupCommit
 from dispatch.wakeup import is_postgres
 from models import Matter, MessageEvent, MessageStatus, OutboundMessage, Person, ProviderId
 
@@ -301,27 +302,24 @@ async def provider_ids_written(channel: str, provider_id: str) -> bool:
 GROUP_COMMIT_WAIT = 0.01  # seconds
 
 
-class SubmittedWriter:
-    """Records accepted sends in batches (group commit): what arrives while one batch is being
-    written goes into the next, so a busy dispatcher commits many outcomes at once and an
-    idle one commits each at once. `wait`: how long a batch waits for more; a caller whose
-    sends all finish in one turn of the loop (the simulation's recording channels) needs
-    none."""
+Submitted = tuple[OutboundMessage, tuple[str, ...], datetime]
+
+
+class SubmittedWriter(GroupCommit[Submitted, None]):
+    """Records accepted sends in batches: a busy dispatcher commits many outcomes at once.
+    Under load outcomes arrive a few per millisecond, so by default a batch waits this long
+    for more; a caller whose sends all finish in one turn of the loop (the simulation's
+    recording channels) needs no wait."""
 
     def __init__(self, wait: float = GROUP_COMMIT_WAIT) -> None:
-        self.wait = wait
-        self.queue: list[tuple[OutboundMessage, tuple[str, ...], datetime, asyncio.Future]] = []
-        self.writing: asyncio.Task | None = None
+        super().__init__(write_submitted, wait)
 
     async def add(self, row: OutboundMessage, provider_ids: tuple[str, ...],
                   now: datetime) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self.queue.append((row, provider_ids, now, done))
+        done = self.submit((row, provider_ids, now))
         keys = [(row.channel, pid) for pid in provider_ids]
-        for key in keys:
+        for key in keys:  # a receipt for these waits until they are written
             UNWRITTEN[key] = done
-        if self.writing is None or self.writing.done():
-            self.writing = asyncio.create_task(self.write_all())
         try:
             await done
         finally:
@@ -329,25 +327,8 @@ class SubmittedWriter:
                 if UNWRITTEN.get(key) is done:
                     del UNWRITTEN[key]
 
-    async def write_all(self) -> None:
-        while self.queue:
-            # Under load outcomes arrive a few per millisecond: waiting this long for more
-            # makes one commit of dozens instead of dozens of commits; idle, it is unnoticed.
-            await asyncio.sleep(self.wait)
-            batch, self.queue = self.queue, []
-            try:
-                await write_submitted([(row, ids, now) for row, ids, now, _ in batch])
-            except Exception as exc:
-                for *_, done in batch:
-                    if not done.done():  # a waiter cancelled meanwhile (shutdown)
-                        done.set_exception(exc)
-            else:
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_result(None)
 
-
-async def write_submitted(batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
+async def write_submitted(batch: list[Submitted]) -> list[None]:
     """Rows the channel accepted: `submitted`, their provider ids kept to match receipts."""
     if is_postgres():
         await write_submitted_postgres(batch)
@@ -355,10 +336,10 @@ async def write_submitted(batch: list[tuple[OutboundMessage, tuple[str, ...], da
         await write_submitted_sqlite(batch)
     for row, ids, now in batch:
         row.status, row.provider_ids, row.sent_at = MessageStatus.SUBMITTED, list(ids), now
+    return [None] * len(batch)
 
 
-async def write_submitted_postgres(
-        batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
+async def write_submitted_postgres(batch: list[Submitted]) -> None:
     # One statement for the whole batch (the move, its history, the receipts' keys): one
     # round trip, atomic by itself.
     parts = [(row.id, row.channel, pid) for row, ids, _ in batch for pid in ids]
@@ -377,8 +358,7 @@ async def write_submitted_postgres(
          [p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts]])
 
 
-async def write_submitted_sqlite(
-        batch: list[tuple[OutboundMessage, tuple[str, ...], datetime]]) -> None:
+async def write_submitted_sqlite(batch: list[Submitted]) -> None:
     async with in_transaction() as connection:
         await connection.execute_many(
             "UPDATE outbound_message SET status = 'submitted', provider_ids = ?, sent_at = ? "

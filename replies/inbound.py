@@ -31,12 +31,12 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import Tortoise
-from tortoise.exceptions import IntegrityError
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from dispatch import metrics
 from dispatch.channel import InboundText, Receipt
+from dispatch.group_commit import GroupCommit
 from dispatch.outbox import create_row, enqueue
 from dispatch.receipts import apply_receipt
 from dispatch.wakeup import announce, is_postgres
@@ -47,10 +47,10 @@ from models import (
     Matter,
     MatterState,
     Person,
-    storable_provider_id,
 )
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
+from replies.store import store, store_many
 from scheduler.rules import Kind, MatterFacts, node_states
 from sms_gateway.text import to_e164
 from workflow import queries, service
@@ -81,7 +81,6 @@ INBOUND_TOPIC = "duban_inbound"  # the reply workers' wake-up (dispatch.wakeup)
 
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 USERID = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")  # WeCom userid
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Status(StrEnum):
@@ -131,22 +130,32 @@ class Inbox:
     """The InboundSink of every channel (SMS adapters, the bot, simulate)."""
 
     def __init__(self, ctx: Context, *, later: bool = False) -> None:
-        """`later`: store and return, a ReplyWorker processes (`duban serve`); otherwise
-        `inbound` returns once the message is processed."""
+        """`later`: store and return, a ReplyWorker processes (`duban serve`); the messages
+        arriving together are stored together. Otherwise `inbound` returns once the message
+        is processed."""
         self.ctx = ctx
         self.later = later
+        # No pause to gather a batch: an idle webhook stores at once, and under load the
+        # replies arriving while one batch is written make the next.
+        self.stored = GroupCommit(self.store_waiting, wait=0)
 
     # --- the sink -----------------------------------------------------------------------
 
     async def inbound(self, message: InboundText) -> None:
         """Raises only when the raw row cannot be stored, so the provider delivers again."""
-        row = await store(message, self.ctx)
-        if row is None:
-            return  # a resend of a message already handled
         if self.later:
-            await announce(INBOUND_TOPIC)
-        else:
+            await self.stored.add(message)
+            return
+        row = await store(message, self.ctx.clock.now())
+        if row is not None:  # None: a resend of a message already handled
             await self.drain(row.channel, row.sender)
+
+    async def store_waiting(self, messages: list[InboundText]) -> list[None]:
+        """A batch stored raw; the reply workers of every instance woken for it."""
+        stored = await store_many(messages, self.ctx.clock.now())
+        if any(row is not None for row in stored):
+            await announce(INBOUND_TOPIC)
+        return [None] * len(messages)
 
     async def receipt(self, receipt: Receipt) -> None:
         await apply_receipt(receipt, self.ctx.clock.now())
@@ -554,46 +563,6 @@ COMMANDS: dict[IntentKind, MatterCommand] = {
 
 
 # --- rows and addresses ----------------------------------------------------------------------
-
-
-async def store(message: InboundText, ctx: Context) -> InboundMessage | None:
-    """The raw row, in its own commit. For a resend: None once the first was handled, or
-    the stored row when its processing never finished (the resend completes it)."""
-    provider_id = message.provider_message_id
-    provider_id = storable_provider_id(provider_id) if provider_id else None
-    try:
-        return await InboundMessage.create(
-            channel=message.channel[:16],
-            sender=storable(message.sender)[:64],
-            text=storable(message.text),
-            provider_message_id=provider_id,
-            raw_data=storable_json(message.raw),
-            received_at=ctx.clock.now(),
-        )
-    except IntegrityError:
-        first = await InboundMessage.get(
-            channel=message.channel[:16], provider_message_id=provider_id
-        )
-        return first if first.status == Status.RECEIVED else None
-
-
-def storable(text: str) -> str:
-    """PostgreSQL stores no NUL and no lone surrogate, yet a handset can send both. NUL goes
-    (the parser drops it anyway); a lone surrogate becomes U+FFFD, which is no separator
-    either, so the stored text cannot turn into a different command."""
-    return LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
-
-
-def storable_json(value: Any) -> Any:
-    if isinstance(value, str):
-        return storable(value)
-    if isinstance(value, dict):
-        return {storable(str(k)): storable_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable_json(v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return storable(str(value))
 
 
 async def claim_next(channel: str, sender: str) -> InboundMessage | None:

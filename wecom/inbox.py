@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 
 from dispatch.channel import InboundText, Receipt
 from models import InboundMessage, Person
-from replies.inbound import Inbox, Status, identify, store
+from replies.inbound import Inbox, Status, identify
 from replies.parser import Intent, parse_reply
+from replies.store import store
 from wecom.texts import pressed, prompt
 from wecom.views import VIEW, answer, view
 from workflow.permissions import supervised_boards
@@ -82,5 +83,5 @@ class WeComInbox:
 
     async def stored(self, message: InboundText) -> InboundMessage | None:
         """The raw row, or None for WeCom's retry of a message already handled."""
-        row = await store(message, self._ctx)
+        row = await store(message, self._ctx.clock.now())
         return row if row is not None and row.status == Status.RECEIVED else None
