@@ -5,13 +5,10 @@ catches one creeping back in."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from dispatch.wakeup import is_postgres
 from replies.inbound import Status
 from tests.inbound.conftest import answer_text, new_matter, send
+from tests.statements import counted
 
 # 40 on SQLite before issue 10's work (and 3 more when the sender's short numbers are first
 # given out). PostgreSQL adds the sender's advisory lock (once more when the drain finds
@@ -19,29 +16,6 @@ from tests.inbound.conftest import answer_text, new_matter, send
 SQLITE_STATEMENTS = 30
 POSTGRES_STATEMENTS = 37
 SLACK = 2  # a statement more somewhere is a review question, not a failed build
-
-
-class Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.statements.append(record.getMessage())
-
-
-@contextmanager
-def counted() -> Iterator[Counter]:
-    """Every statement tortoise sends meanwhile (its client logs each at DEBUG)."""
-    logger = logging.getLogger("tortoise.db_client")
-    counter, level = Counter(), logger.level
-    logger.addHandler(counter)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 async def test_one_progress_report_costs_few_statements(org, ctx, inbox):
