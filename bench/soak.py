@@ -8,8 +8,9 @@ SMS), and a DELIVRD receipt from the loopback SMSC for every part it accepts. Wi
 provider a handset's reply reaches duban the way the carrier hands it over, as a deliver_sm
 from the SMSC. The serve process's RSS is sampled every few seconds; printed: RSS at start,
 peak and end, the trend (MiB per 10 minutes, least squares after the first minute's
-warm-up), and counts: submits, replies and receipts delivered, errors (deliver_sm refused,
-rows failed or unknown, ERROR lines in serve's log).
+warm-up; then for each 10-minute stretch on its own, to show whether it levels), and
+counts: submits, replies and receipts delivered, errors (deliver_sm refused, rows failed or
+unknown, ERROR lines in serve's log).
 """
 
 from __future__ import annotations
@@ -152,6 +153,12 @@ def report(samples: list[tuple[float, float]], peak: float, counts: dict[str, in
     print(f"RSS of serve: start {samples[0][1]:.0f} MiB, after warm-up {steady[0][1]:.0f} MiB, "
           f"peak {peak:.0f} MiB, end {samples[-1][1]:.0f} MiB; trend "
           f"{slope_per_10_minutes(steady):+.2f} MiB per 10 min ({len(samples)} samples)")
+    # Whether it levels: the trend of each 10-minute stretch after the warm-up on its own.
+    stretches = [[s for s in steady if start <= s[0] < start + 600]
+                 for start in range(int(WARM_UP), int(steady[-1][0]), 600)]
+    print("trend by 10-minute stretch: " + ", ".join(
+        f"{slope_per_10_minutes(part):+.1f}" for part in stretches if len(part) > 10)
+        + " MiB per 10 min")
 
 
 def main() -> None:
