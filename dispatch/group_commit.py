@@ -2,7 +2,8 @@
 
 What callers add while one batch is being written goes into the next, so under load one
 statement and one commit serve dozens of callers, and an idle caller's item is written at
-once (after `wait`). Each caller gets its own item's result, or the batch's exception.
+once (after `wait`). Each caller gets its own item's result or exception: when a batch
+fails, its items are written again one by one, so one bad item fails only its own caller.
 Used for the outcomes the dispatcher records and for the raw replies the webhooks store.
 """
 
@@ -43,10 +44,28 @@ class GroupCommit(Generic[T, R]):
             try:
                 results = await self.write([item for item, _ in batch])
             except Exception as exc:
-                for _, done in batch:
-                    if not done.done():  # a waiter cancelled meanwhile (shutdown)
-                        done.set_exception(exc)
+                if len(batch) == 1:
+                    settle(batch[0][1], error=exc)
+                else:  # one bad item must not fail the others: each alone, its own outcome
+                    for item, done in batch:
+                        await self.write_alone(item, done)
             else:
                 for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():
-                        done.set_result(result)
+                    settle(done, result)
+
+    async def write_alone(self, item: T, done: asyncio.Future) -> None:
+        try:
+            [result] = await self.write([item])
+        except Exception as exc:
+            settle(done, error=exc)
+        else:
+            settle(done, result)
+
+
+def settle(done: asyncio.Future, result: object = None, error: Exception | None = None) -> None:
+    if done.done():  # its waiter was cancelled meanwhile (shutdown)
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)

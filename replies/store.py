@@ -9,6 +9,7 @@ provider message id on the same channel) is never stored twice.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -102,6 +103,8 @@ def storable_json(value: Any) -> Any:
         return {storable(str(k)): storable_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [storable_json(v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | int):
         return value
-    return storable(str(value))
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return storable(str(value))  # NaN and infinities fit no JSON column: kept as text

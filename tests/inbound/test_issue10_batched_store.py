@@ -75,3 +75,11 @@ async def test_issue10_a_batch_of_handled_resends_wakes_no_worker(org, ctx):
     finally:
         await wake.stop()
     assert await InboundMessage.all().count() == 1
+
+
+async def test_issue10_a_non_finite_number_in_raw_data_is_kept_as_text(org, ctx):
+    odd = InboundText("sms", OPERATOR, "D1 收到", "up-nan",
+                      {"a": float("nan"), "b": [float("inf")], "c": 1.5})
+    row, _ = await store_many([odd, reply(1)], ctx.clock.now())
+    stored = await InboundMessage.get(id=row.id)
+    assert stored.raw_data == {"a": "nan", "b": ["inf"], "c": 1.5}
