@@ -154,7 +154,11 @@ class Inbox:
         """A batch stored raw; the reply workers of every instance woken for it."""
         stored = await store_many(messages, self.ctx.clock.now())
         if any(row is not None for row in stored):
-            await announce(INBOUND_TOPIC)
+            try:
+                await announce(INBOUND_TOPIC)
+            except Exception:  # stored is stored: a retry would store a message twice
+                log.warning("inbound: waking the reply workers failed; their poll finds "
+                            "the stored replies", exc_info=True)
         return [None] * len(messages)
 
     async def receipt(self, receipt: Receipt) -> None:

@@ -83,3 +83,15 @@ async def test_issue10_a_non_finite_number_in_raw_data_is_kept_as_text(org, ctx)
     row, _ = await store_many([odd, reply(1)], ctx.clock.now())
     stored = await InboundMessage.get(id=row.id)
     assert stored.raw_data == {"a": "nan", "b": ["inf"], "c": 1.5}
+
+
+async def test_issue10_a_failed_wake_up_neither_fails_the_webhook_nor_stores_twice(
+        org, ctx, monkeypatch, caplog):
+    async def broken(topic: str) -> None:
+        raise ConnectionError("the database went away after the INSERT")
+
+    monkeypatch.setattr("replies.inbound.announce", broken)
+    inbox = Inbox(ctx, later=True)
+    await asyncio.gather(inbox.inbound(reply(1)), inbox.inbound(reply(2)))  # no provider ids
+    assert await InboundMessage.all().count() == 2  # the worker's poll finds them
+    assert "poll finds the stored replies" in caplog.text
