@@ -8,6 +8,7 @@ from datetime import timedelta
 from dispatch.channel import FailureKind, InboundText, Outgoing, SendResult
 from dispatch.dispatcher import Dispatcher
 from models import Feedback, InboundMessage, MessageStatus, OutboundMessage, Person
+from replies.inbound import Inbox
 from replies.short_numbers import extension_for
 from sms_gateway.dev import DevChannel
 from tests.inbound.conftest import (
@@ -166,6 +167,23 @@ async def test_r7_report_button_asks_for_the_content_and_the_next_text_completes
     assert row.text == "D17 进展 已完成排查，整改方案已报" and row.outcome == "progress D17"
     assert row.raw_data["dialog"] == "p"  # on its own, "已完成…" would apply for completion
     assert await Feedback.filter(matter__code="D17", text__contains="整改方案").exists()
+
+
+async def test_issue10_a_dialog_opened_on_one_instance_is_completed_on_another(org, ctx):
+    """Several instances behind WeCom's callback URL: the press reaches one, the text
+    another (and the second instance stores replies for its worker, as under serve)."""
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    await WeComInbox(Inbox(ctx)).inbound(press("p"))
+    other = Inbox(ctx, later=True)
+    await WeComInbox(other).inbound(typed("已完成排查，整改方案已报", 2))
+    row = await InboundMessage.get(provider_message_id="wecom:2")
+    assert row.text == "D17 进展 已完成排查，整改方案已报" and row.raw_data["dialog"] == "p"
+    assert await other.drain("wecom", "liyi") == 1
+    assert (await InboundMessage.get(id=row.id)).outcome == "progress D17"
+    # The dialog was the previous message only: a second text is read as it stands.
+    await WeComInbox(other).inbound(typed("已完成", 3))
+    assert (await InboundMessage.get(provider_message_id="wecom:3")).text == "已完成"
 
 
 async def test_a_whole_command_or_a_late_text_is_read_as_it_stands(org, ctx, inbox):
