@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import aiohttp
+from aiohttp import web
+
+from bot.callbacks import signed
 from dispatch.channel import FailureKind, InboundText, Outgoing, SendResult
 from dispatch.dispatcher import Dispatcher
 from models import Feedback, InboundMessage, MessageStatus, OutboundMessage, Person
@@ -21,7 +25,11 @@ from tests.inbound.conftest import (
     new_matter,
     state,
 )
+from tests.loopback import serve
+from tests.wecom.fake_api import BUTTON_SECRET, card_event, sealed, wecom_section
+from wecom.callback import callback_routes
 from wecom.inbox import WeComInbox
+from wecom.settings import WeComSettings
 
 
 async def link_wecom(phone: str, userid: str) -> Person:
@@ -198,3 +206,25 @@ async def test_a_whole_command_or_a_late_text_is_read_as_it_stands(org, ctx, inb
     await wecom.inbound(typed("排查中", 4))
     late = await InboundMessage.get(provider_message_id="wecom:4")
     assert late.text == "排查中" and late.status == "error"
+
+
+async def test_issue10_a_callback_replayed_to_another_instance_is_dropped_as_a_repeat(org, ctx):
+    """The (timestamp, nonce) pairs are remembered per instance; the stored rows are not."""
+    await link_wecom(OPERATOR, "liyi")
+    await new_matter(ctx, "D17")
+    settings = WeComSettings(**wecom_section("http://unused"))
+    apps = []
+    for _ in range(2):
+        app = web.Application()
+        app.add_routes(callback_routes(settings, WeComInbox(Inbox(ctx, later=True))))
+        apps.append(app)
+    query, body = sealed(card_event("liyi", signed("p", "D17", BUTTON_SECRET)), "replayed")
+    statuses = []
+    async with serve(apps[0]) as one, serve(apps[1]) as two, aiohttp.ClientSession() as http:
+        for base in (one, two, one):
+            async with http.post(base + settings.callback_path, params=query,
+                                 data=body.encode()) as response:
+                statuses.append(response.status)
+    assert statuses == [200, 200, 403]  # the second instance had not seen the nonce ...
+    [row] = await InboundMessage.all()  # ... and stored nothing twice
+    assert row.outcome == "dialog p D17" and len(await answers(row)) == 1
