@@ -3,6 +3,7 @@ reply a request), the latency at a fixed 200 replies/s, the reply worker's rate 
 from a reply's arrival to its answer being sent, on PostgreSQL.
 
     .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick] [--split]
+        [--reply-workers 3] [--pool 20]
 
 Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
 matter. The webhook stores it raw and acknowledges; the reply worker of the same `duban serve`
@@ -177,7 +178,8 @@ async def answer_delays(url: str, after_id: int) -> list[float]:
         await conn.close()
 
 
-async def run(matters: int, seconds: float, clients: int, split: bool) -> None:
+async def run(matters: int, seconds: float, clients: int, split: bool, reply_workers: int,
+              pool: int) -> None:
     url = await fresh_database("bench_f_inbound")
     pairs = await seed(url, matters, units=min(50, matters))
     numbers = itertools.count(1)
@@ -192,12 +194,13 @@ async def run(matters: int, seconds: float, clients: int, split: bool) -> None:
               "DUBAN_SMS__ALIYUN__ACCESS_KEY_SECRET": "bench-secret-0123456789",
               "DUBAN_SMS__ALIYUN__SIGN_NAME": "督办", "DUBAN_SMS__ALIYUN__TEMPLATE_CODE": "SMS_1",
               "DUBAN_SMS__ALIYUN__CALLBACK_TOKEN": TOKEN}
-    serve = start_serve(f"{url}?maxsize=20", 1, log=log, DUBAN_PORT=str(port),
-                        DUBAN_REPLY_WORKERS="0" if split else "3", **aliyun)
+    serve = start_serve(f"{url}?maxsize={pool}", 1, log=log, DUBAN_PORT=str(port),
+                        DUBAN_REPLY_WORKERS="0" if split else str(reply_workers), **aliyun)
     # --split: the webhooks' instance only stores and acknowledges; a second instance on the
     # same database parses, applies and answers (`reply_workers`), on the other core.
-    worker = start_serve(f"{url}?maxsize=20", 1, log=log.with_suffix(".worker.log"),
-                         DUBAN_INSTANCE="bench-worker", **aliyun) if split else None
+    worker = start_serve(f"{url}?maxsize={pool}", 1, log=log.with_suffix(".worker.log"),
+                         DUBAN_INSTANCE="bench-worker", DUBAN_REPLY_WORKERS=str(reply_workers),
+                         **aliyun) if split else None
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(base)
@@ -214,6 +217,7 @@ async def run(matters: int, seconds: float, clients: int, split: bool) -> None:
             stop(worker)
         await fake.cleanup()
     shape = "two instances (store-only + worker)" if split else "one instance"
+    shape += f", reply_workers {reply_workers}, pool {pool}"
     print(f"{matters} matters, {shape}; {clients} clients back to back for {seconds:.0f} s:")
     print(f"  (a) webhook, replies stored and acknowledged: {rate:,.0f} replies/s "
           f"(p50 {p(busy, 50):.0f} ms, p99 {p(busy, 99):.0f} ms; goal >= 1,000/s)")
@@ -239,9 +243,12 @@ def main() -> None:
     parser.add_argument("--matters", type=int, default=500)
     parser.add_argument("--split", action="store_true",
                         help="a store-only webhook instance and a reply-worker instance")
+    parser.add_argument("--reply-workers", type=int, default=3,
+                        help="senders the worker takes at once (the setting reply_workers)")
+    parser.add_argument("--pool", type=int, default=20, help="database connections an instance")
     args = parser.parse_args()
     seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
-    asyncio.run(run(matters, seconds, args.clients, args.split))
+    asyncio.run(run(matters, seconds, args.clients, args.split, args.reply_workers, args.pool))
 
 
 if __name__ == "__main__":
