@@ -179,7 +179,7 @@ async def answer_delays(url: str, after_id: int) -> list[float]:
 
 
 async def run(matters: int, seconds: float, clients: int, split: bool, reply_workers: int,
-              pool: int) -> None:
+              pool: int | None) -> None:
     url = await fresh_database("bench_f_inbound")
     pairs = await seed(url, matters, units=min(50, matters))
     numbers = itertools.count(1)
@@ -187,18 +187,18 @@ async def run(matters: int, seconds: float, clients: int, split: bool, reply_wor
     fake, fake_port, answered = await fake_http_provider()
     port = free_port()
     log = Path(tempfile.gettempdir()) / "bench_inbound_serve.log"
-    # A pool for the webhooks besides the worker, the dispatcher and the clock (default 5).
     aliyun = {"DUBAN_SMS__PROVIDER": "aliyun",
               "DUBAN_SMS__ALIYUN__ENDPOINT": f"http://127.0.0.1:{fake_port}/",
               "DUBAN_SMS__ALIYUN__ACCESS_KEY_ID": "bench",
               "DUBAN_SMS__ALIYUN__ACCESS_KEY_SECRET": "bench-secret-0123456789",
               "DUBAN_SMS__ALIYUN__SIGN_NAME": "督办", "DUBAN_SMS__ALIYUN__TEMPLATE_CODE": "SMS_1",
               "DUBAN_SMS__ALIYUN__CALLBACK_TOKEN": TOKEN}
-    serve = start_serve(f"{url}?maxsize={pool}", 1, log=log, DUBAN_PORT=str(port),
+    database = f"{url}?maxsize={pool}" if pool else url
+    serve = start_serve(database, 1, log=log, DUBAN_PORT=str(port),
                         DUBAN_REPLY_WORKERS="0" if split else str(reply_workers), **aliyun)
     # --split: the webhooks' instance only stores and acknowledges; a second instance on the
     # same database parses, applies and answers (`reply_workers`), on the other core.
-    worker = start_serve(f"{url}?maxsize={pool}", 1, log=log.with_suffix(".worker.log"),
+    worker = start_serve(database, 1, log=log.with_suffix(".worker.log"),
                          DUBAN_INSTANCE="bench-worker", DUBAN_REPLY_WORKERS=str(reply_workers),
                          **aliyun) if split else None
     base = f"http://127.0.0.1:{port}"
@@ -217,7 +217,7 @@ async def run(matters: int, seconds: float, clients: int, split: bool, reply_wor
             stop(worker)
         await fake.cleanup()
     shape = "two instances (store-only + worker)" if split else "one instance"
-    shape += f", reply_workers {reply_workers}, pool {pool}"
+    shape += f", reply_workers {reply_workers}, pool {pool or 'default'}"
     print(f"{matters} matters, {shape}; {clients} clients back to back for {seconds:.0f} s:")
     print(f"  (a) webhook, replies stored and acknowledged: {rate:,.0f} replies/s "
           f"(p50 {p(busy, 50):.0f} ms, p99 {p(busy, 99):.0f} ms; goal >= 1,000/s)")
@@ -245,7 +245,8 @@ def main() -> None:
                         help="a store-only webhook instance and a reply-worker instance")
     parser.add_argument("--reply-workers", type=int, default=3,
                         help="senders the worker takes at once (the setting reply_workers)")
-    parser.add_argument("--pool", type=int, default=20, help="database connections an instance")
+    parser.add_argument("--pool", type=int, default=None,
+                        help="database connections an instance (default: duban's, 20)")
     args = parser.parse_args()
     seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
     asyncio.run(run(matters, seconds, args.clients, args.split, args.reply_workers, args.pool))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
@@ -17,6 +17,11 @@ from service import inline_sqlite
 
 APP = "models"
 CONNECT_TIMEOUT = 5.0  # seconds
+# PostgreSQL connections an instance may hold when its URL does not say (`?maxsize=`).
+# tortoise's own default, 5, is too few under load: the reply workers hold one each while
+# they process a sender, beside the webhooks' stores, the dispatcher and the clock.
+POOL_SIZE = 20
+POSTGRES_SCHEMES = ("postgres", "postgresql", "asyncpg", "psycopg")
 
 
 def tortoise_config(database_url: str, inline: bool = False) -> dict[str, Any]:
@@ -24,12 +29,21 @@ def tortoise_config(database_url: str, inline: bool = False) -> dict[str, Any]:
     loop's thread (`service.inline_sqlite`; `duban simulate` only)."""
     return {
         "connections": {"default": inline_sqlite.connection(database_url) if inline
-                        else database_url},
+                        else with_pool_size(database_url)},
         "apps": {APP: {"models": ["models"], "migrations": "models.migrations",
                        "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def with_pool_size(database_url: str) -> str:
+    """A PostgreSQL URL with `maxsize` (POOL_SIZE unless it names its own); others as given."""
+    url = urlsplit(database_url)
+    if url.scheme not in POSTGRES_SCHEMES or "maxsize" in parse_qs(url.query):
+        return database_url
+    return urlunsplit(url._replace(query="&".join(filter(None, (url.query,
+                                                               f"maxsize={POOL_SIZE}")))))
 
 
 class DatabaseUnavailable(Exception):
