@@ -16,8 +16,9 @@ endpoint. Printed, with the ceiling of the same run beside them:
 (d) median time from a reply's arrival (its row) to its answer's `submitted` event, for the
     replies of (b), and for replies arriving at half the rate (c) measured (a load the worker
     keeps up with).
-What (a) left beyond (c)'s time limit is cleared in SQL (marked refused) before (b), so (b)
-and (d) start with an empty queue rather than behind (a)'s backlog.
+What (a) left beyond (c)'s time limit is cleared in SQL before (b) (replies marked refused,
+their unsent answers failed), so (b) and (d) start with empty queues rather than behind
+(a)'s backlog; (d) is read once their answers are all sent.
 `--quick` runs 5 s per phase with 50 matters.
 """
 
@@ -52,6 +53,8 @@ TOKEN = "bench-callback-token-0123456789"
 
 async def seed(url: str, matters: int, units: int) -> list[tuple[str, str]]:
     """Matters and, for each, (its code, its lead unit's operator's phone)."""
+    from tortoise import Tortoise
+
     from bench.clock_tick import seed as seed_org
     from models import Matter, Person, Role
     from scheduler.clock import SystemClock
@@ -61,6 +64,10 @@ async def seed(url: str, matters: int, units: int) -> list[tuple[str, str]]:
     await open_database(url)
     try:
         await seed_org(Context(clock=SystemClock()), matters, units)
+        # The copies beyond one matter a unit are coded "C<n>-<i>", which no reply can name:
+        # give them codes of the grammar, or their replies would be cheap parse errors.
+        await Tortoise.get_connection("default").execute_query(
+            "UPDATE matter SET code = 'D' || (id + 100000) WHERE code LIKE 'C%'")
         found = []
         for matter in await Matter.all().order_by("id"):
             operator = await Person.get(unit_id=matter.lead_id, role=Role.OPERATOR_A)
@@ -143,11 +150,26 @@ async def worker_rate(url: str, limit: float) -> tuple[float, int]:
 
 
 async def clear_backlog(url: str) -> None:
-    """The replies (a) left waiting, set aside so that (b) and (d) do not queue behind them."""
+    """The replies (a) left waiting, and the answers (c) left unsent, set aside so that (b)
+    and (d) do not queue behind them."""
     conn = await asyncpg.connect(dsn(url))
     try:
         await conn.execute("UPDATE inbound_message SET status = 'refused', "
                            "outcome = 'bench: backlog cleared' WHERE status = 'received'")
+        await conn.execute("UPDATE outbound_message SET status = 'failed', "
+                           "error = 'bench: backlog cleared' WHERE status = 'pending'")
+    finally:
+        await conn.close()
+
+
+async def answers_sent(url: str, limit: float) -> None:
+    """Until no answer waits to be sent (at most `limit` seconds)."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        started = time.perf_counter()
+        while time.perf_counter() - started < limit and await conn.fetchval(
+                "SELECT count(*) FROM outbound_message WHERE status IN ('pending', 'sending')"):
+            await asyncio.sleep(0.5)
     finally:
         await conn.close()
 
@@ -159,7 +181,7 @@ async def delays_at(url: str, base: str, replies, seconds: float, rate: float
     _, last = await waiting(url)
     latencies = await open_loop(base, replies, seconds, rate)
     await worker_rate(url, 10 * seconds)
-    await asyncio.sleep(2)  # the last answers are sent
+    await answers_sent(url, 10 * seconds)
     return latencies, await answer_delays(url, last)
 
 
