@@ -27,7 +27,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from tortoise import Tortoise
@@ -50,7 +49,7 @@ from models import (
 )
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
-from replies.store import store, store_many
+from replies.store import Status, store, store_many
 from scheduler.rules import Kind, MatterFacts, node_states
 from sms_gateway.text import to_e164
 from workflow import queries, service
@@ -81,15 +80,6 @@ INBOUND_TOPIC = "duban_inbound"  # the reply workers' wake-up (dispatch.wakeup)
 
 CHAT_ID = re.compile(r"-?[0-9]{1,18}")  # fits the BigInt column
 USERID = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")  # WeCom userid
-
-
-class Status(StrEnum):
-    """InboundMessage.status."""
-
-    RECEIVED = "received"  # stored, not processed yet
-    DONE = "done"  # understood and carried out (or a list/help request answered)
-    REFUSED = "refused"  # understood, but the rules or the addressing refused it
-    ERROR = "error"  # not understood, incomplete, or processing failed
 
 
 @dataclass

@@ -13,20 +13,28 @@ import math
 import re
 from collections import defaultdict
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from tortoise import Tortoise
 from tortoise.expressions import Q
 
 from dispatch.channel import InboundText
-from dispatch.outbox import placeholders
+from dispatch.outbox import INSERT_CHUNK, placeholders
 from models import InboundMessage, storable_provider_id
 
-RECEIVED = "received"  # InboundMessage.status before processing (replies.inbound.Status)
 COLUMNS = ("channel", "sender", "text", "provider_message_id", "raw_data", "received_at",
            "status", "outcome")
-CHUNK = 500  # messages per statement: a statement's parameters are limited
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Status(StrEnum):
+    """InboundMessage.status."""
+
+    RECEIVED = "received"  # stored, not processed yet
+    DONE = "done"  # understood and carried out (or a list/help request answered)
+    REFUSED = "refused"  # understood, but the rules or the addressing refused it
+    ERROR = "error"  # not understood, incomplete, or processing failed
 
 
 async def store(message: InboundText, now: datetime) -> InboundMessage | None:
@@ -36,45 +44,49 @@ async def store(message: InboundText, now: datetime) -> InboundMessage | None:
 
 
 async def store_many(messages: list[InboundText], now: datetime) -> list[InboundMessage | None]:
-    """`store` for each message, in one statement per `CHUNK`."""
+    """`store` for each message, in one statement per `INSERT_CHUNK`."""
     stored: list[InboundMessage | None] = []
-    for start in range(0, len(messages), CHUNK):
-        stored += await store_chunk(messages[start:start + CHUNK], now)
+    for start in range(0, len(messages), INSERT_CHUNK):
+        stored += await store_chunk(messages[start:start + INSERT_CHUNK], now)
     return stored
 
 
 async def store_chunk(messages: list[InboundText], now: datetime) -> list[InboundMessage | None]:
-    values = [stored_values(message, now) for message in messages]
+    rows = [stored_row(message, now) for message in messages]
     sql = (f"INSERT INTO inbound_message ({', '.join(COLUMNS)}) VALUES "
-           f"{placeholders(len(values), len(COLUMNS))} "
+           f"{placeholders(len(rows), len(COLUMNS))} "
            "ON CONFLICT (channel, provider_message_id) DO NOTHING RETURNING *")
     written = await Tortoise.get_connection("default").execute_query_dict(
-        sql, [value for row in values for value in row])
+        sql, [row[column] for row in rows for column in COLUMNS])
     new = defaultdict(list)  # identity -> rows written, oldest first
     for row in sorted(written, key=lambda r: r["id"]):
-        new[identity(row["channel"], row["provider_message_id"], row["sender"],
-                     row["text"])].append(InboundMessage._init_from_db(**row))
-    found = [pop(new, identity(row[0], row[3], row[1], row[2])) for row in values]
+        new[identity(row)].append(InboundMessage._init_from_db(**row))
+    found = [pop(new, identity(row)) for row in rows]
     if any(got is None for got in found):  # resends: their provider ids were taken
-        earlier = await stored_before([row for row, got in zip(values, found, strict=True)
+        earlier = await stored_before([row for row, got in zip(rows, found, strict=True)
                                        if got is None])
-        found = [earlier.get((row[0], row[3])) if got is None else got
-                 for row, got in zip(values, found, strict=True)]
-    return [row if row is not None and row.status == RECEIVED else None for row in found]
+        found = [earlier.get(identity(row)) if got is None else got
+                 for row, got in zip(rows, found, strict=True)]
+    return [row if row is not None and row.status == Status.RECEIVED else None
+            for row in found]
 
 
-def stored_values(message: InboundText, now: datetime) -> list[Any]:
+def stored_row(message: InboundText, now: datetime) -> dict[str, Any]:
+    """The columns of a message's row, as stored."""
     provider_id = message.provider_message_id
-    return [message.channel[:16], storable(message.sender)[:64], storable(message.text),
-            storable_provider_id(provider_id) if provider_id else None,
-            json.dumps(storable_json(message.raw), ensure_ascii=False), now.astimezone(UTC),
-            RECEIVED, ""]
+    return {"channel": message.channel[:16], "sender": storable(message.sender)[:64],
+            "text": storable(message.text),
+            "provider_message_id": storable_provider_id(provider_id) if provider_id else None,
+            "raw_data": json.dumps(storable_json(message.raw), ensure_ascii=False),
+            "received_at": now.astimezone(UTC), "status": Status.RECEIVED.value, "outcome": ""}
 
 
-def identity(channel: str, provider_id: str | None, sender: str, text: str) -> tuple:
-    """What tells a written row's message: its provider id, else (no id: never a resend)
-    its sender and text. Two such messages alike in both are alike in every column."""
-    return (channel, provider_id) if provider_id else (channel, None, sender, text)
+def identity(row: dict[str, Any]) -> tuple:
+    """What tells a row's message: its provider id, else (no id: never a resend) its sender
+    and text. Two such messages alike in both are alike in every column."""
+    if row["provider_message_id"]:
+        return row["channel"], row["provider_message_id"]
+    return row["channel"], None, row["sender"], row["text"]
 
 
 def pop(new: dict[tuple, list[InboundMessage]], key: tuple) -> InboundMessage | None:
@@ -82,9 +94,10 @@ def pop(new: dict[tuple, list[InboundMessage]], key: tuple) -> InboundMessage | 
     return rows.pop(0) if rows else None
 
 
-async def stored_before(resent: list[list[Any]]) -> dict[tuple[str, str], InboundMessage]:
-    """The rows already stored under the resent messages' provider ids."""
-    wanted = Q(*(Q(channel=row[0], provider_message_id=row[3]) for row in resent), join_type="OR")
+async def stored_before(resent: list[dict[str, Any]]) -> dict[tuple, InboundMessage]:
+    """The rows already stored under the resent messages' provider ids, by identity."""
+    wanted = Q(*(Q(channel=row["channel"], provider_message_id=row["provider_message_id"])
+                 for row in resent), join_type="OR")
     return {(row.channel, row.provider_message_id): row
             for row in await InboundMessage.filter(wanted)}
 

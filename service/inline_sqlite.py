@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import aiosqlite
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.sqlite.client import SqliteClient
 
 ENGINE = __name__
@@ -62,8 +63,6 @@ class InlineSqliteClient(SqliteClient):
 
 def connection(database_url: str) -> dict[str, Any]:
     """The tortoise connection settings of an SQLite URL, on this engine."""
-    from tortoise.backends.base.config_generator import expand_db_url
-
     return {**expand_db_url(database_url), "engine": ENGINE}
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from dispatch.channel import InboundText, Receipt
 from models import InboundMessage, Person
-from replies.inbound import Inbox, Status, identify
+from replies.inbound import Inbox, identify
 from replies.parser import Intent, parse_reply
 from replies.store import store
 from wecom.texts import pressed, prompt
@@ -78,8 +78,7 @@ class WeComInbox:
 
     async def stored(self, message: InboundText) -> InboundMessage | None:
         """The raw row, or None for WeCom's retry of a message already handled."""
-        row = await store(message, self._ctx.clock.now())
-        return row if row is not None and row.status == Status.RECEIVED else None
+        return await store(message, self._ctx.clock.now())
 
 
 async def open_dialog(userid: str, now: datetime) -> tuple[str, str] | None:
