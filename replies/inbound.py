@@ -57,9 +57,10 @@ from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.feedback import Filed, file_feedback
 from workflow.permissions import Action, may
-from workflow.service import NODE_ROWS_AHEAD
 from workflow.states import OPEN
+from workflow.steps import NODE_ROWS_AHEAD
 
 log = logging.getLogger("duban.replies")
 
@@ -109,7 +110,7 @@ class Done:
 
     reason: str
     extra: dict[str, Any]
-    filed: service.Filed | None = None
+    filed: Filed | None = None
 
 
 # A matter command makes one workflow call and names its answer.
@@ -304,7 +305,7 @@ class Inbox:
         for numbered in waiting:
             item = {"code": numbered.matter.code, "number": numbered.number}
             try:
-                await service.file_feedback(
+                await file_feedback(
                     self.ctx, numbered.matter, person, channel, intent.text, ack_only=True
                 )
                 acked.append(item)
@@ -359,7 +360,7 @@ class Inbox:
         ]
 
     async def about(self, matter: Matter, mine: list[Numbered], answer: Answer,
-                    filed: service.Filed | None = None) -> Answer:
+                    filed: Filed | None = None) -> Answer:
         """Name the matter in the answer: code, title, short number, next deadline; from
         what the feedback just `filed` left known, if the command filed one."""
         numbers = {n.matter.id: n.number for n in mine}
@@ -455,10 +456,10 @@ async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     """A receipt, and the progress report it carries ("收到。进展：…"), if any (R15)."""
-    filed = await service.file_feedback(ctx, matter, person, channel, intent.text,
+    filed = await file_feedback(ctx, matter, person, channel, intent.text,
                                         ack_only=True)
     if intent.report:
-        filed = await service.file_feedback(ctx, matter, person, channel, intent.report,
+        filed = await file_feedback(ctx, matter, person, channel, intent.report,
                                             ack_only=False)
     return Done("acknowledged", {"report": intent.report}, filed)
 
@@ -466,7 +467,7 @@ async def acknowledge(
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
-    filed = await service.file_feedback(ctx, matter, person, channel, intent.text,
+    filed = await file_feedback(ctx, matter, person, channel, intent.text,
                                         ack_only=False)
     return Done("progress_recorded",
                 {"text": intent.text, "not_completion": bool(intent.reading)}, filed)

@@ -16,7 +16,8 @@ async def insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequence
                      unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
     """Insert `rows`, leaving out each whose `unique` columns are taken already (by an
     earlier row or by another instance's transaction, which the insert waits for); returns
-    `returning` of the rows inserted. A caller that acts only on those acts once."""
+    `returning` of the rows inserted. A caller that acts only on those acts once. With no
+    `unique` columns every row is inserted."""
     found: list[tuple] = []
     per_statement = max(1, MAX_PARAMETERS // len(columns))
     for start in range(0, len(rows), per_statement):
@@ -29,9 +30,9 @@ async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequenc
                       unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
     if not rows:
         return []
+    skip = f"ON CONFLICT ({', '.join(unique)}) DO NOTHING " if unique else ""
     sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-           f"{placeholders(len(rows), len(columns))} "
-           f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING {', '.join(returning)}")
+           f"{placeholders(len(rows), len(columns))} {skip}RETURNING {', '.join(returning)}")
     values = [value for row in rows for value in row]
     async with in_transaction() as connection:  # the caller's transaction, if it has one
         result = await connection.execute_query_dict(sql, values)

@@ -64,8 +64,10 @@ ALLOWED = Verdict(True)
 
 
 async def may(person: Person, action: Action, matter: Matter | None = None,
-              board: str | None = None) -> Verdict:
-    """Whether `person` may do `action` (on `matter`, or on `board` for REGISTER/EXPORT)."""
+              board: str | None = None, *, responsible: set[int] | None = None) -> Verdict:
+    """Whether `person` may do `action` (on `matter`, or on `board` for REGISTER/EXPORT).
+    `responsible`: the matter's lead and cooperating units, when the caller read them
+    (`responsible_units`, for many matters at once)."""
     if not person.active:
         return Verdict(False, "inactive")
     if action is Action.ADMIN:
@@ -78,11 +80,13 @@ async def may(person: Person, action: Action, matter: Matter | None = None,
         return await _register(person, board)
     if matter is None:
         raise ValueError(f"may({action.value}) needs the matter")
-    return await _on_matter(person, action, matter)
+    if responsible is None:
+        responsible = await responsible_unit_ids(matter)
+    return await _on_matter(person, action, matter, responsible)
 
 
-async def _on_matter(person: Person, action: Action, matter: Matter) -> Verdict:
-    responsible = await responsible_unit_ids(matter)
+async def _on_matter(person: Person, action: Action, matter: Matter, responsible: set[int]
+                     ) -> Verdict:
     if action is Action.VIEW:
         seen = person.unit_id == matter.initiator_id or person.unit_id in responsible
         return ALLOWED if seen else Verdict(False, "not_your_unit")
@@ -109,8 +113,17 @@ async def is_approver(person: Person, matter: Matter) -> bool:
 
 
 async def responsible_unit_ids(matter: Matter) -> set[int]:
-    cooperating = await Matter.filter(id=matter.id).values_list("cooperating__id", flat=True)
-    return {matter.lead_id, *(u for u in cooperating if u is not None)}
+    return (await responsible_units([matter]))[matter.id]
+
+
+async def responsible_units(matters: list[Matter]) -> dict[int, set[int]]:
+    """Each matter's lead and cooperating units, in one query."""
+    found = {m.id: {m.lead_id} for m in matters}
+    for matter_id, unit_id in await Matter.filter(id__in=list(found)).values_list(
+            "id", "cooperating__id"):
+        if unit_id is not None:
+            found[matter_id].add(unit_id)
+    return found
 
 
 async def _register(person: Person, board: str | None) -> Verdict:

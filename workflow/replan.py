@@ -24,8 +24,8 @@ from workflow.chase import BATCH, catch_up, catch_up_many
 from workflow.context import Context
 from workflow.facts import matter_facts, matter_policy
 from workflow.records import Actor, audit
-from workflow.service import NODE_ROWS_AHEAD, refresh_nodes
 from workflow.states import OPEN
+from workflow.steps import NODE_ROWS_AHEAD, refresh_nodes
 
 # Far enough that a repeat of a done action (a 1m node's supervise, a month's report)
 # is recognised however far the new policy moves it.

@@ -26,28 +26,27 @@ from models import (
     Feedback,
     Matter,
     MatterState,
-    Node,
     Person,
     Role,
     Unit,
 )
 from scheduler.policy import BOARD_PREFIX, Approval, Board, policy_to_json
-from scheduler.rules import Audience, Kind, MatterFacts, node_states, registration_due, walk
+from scheduler.rules import Audience, Kind, registration_due, walk
 from workflow import recipients
-from workflow.chase import Headings, catch_up, load_headings, local_text, message_context
+from workflow.chase import catch_up, local_text, message_context
 from workflow.context import Context
 from workflow.delivery import deliver
 from workflow.errors import Refused
 from workflow.facts import matter_facts, matter_policy
 from workflow.permissions import Action, may
 from workflow.records import Actor, add_score, audit, move
-from workflow.states import FINISHED, Event
+from workflow.states import Event
+from workflow.steps import check_may, forward, hold, refresh_nodes
 
 CLASSIFICATION_MARK = re.compile(r"绝密|机密|(?<![保])秘密(?!码)")  # R2
 GRADES = {"优秀": Decimal("0.1"), "良好": Decimal("0"), "合格": Decimal("0"),
           "不合格": Decimal("-0.1")}  # R29, R32
 EXTENSION_NOTICE = timedelta(days=2)  # R17
-NODE_ROWS_AHEAD = timedelta(days=40)  # periodic report rows are written this far ahead
 
 
 @dataclass
@@ -156,45 +155,7 @@ async def next_code(board: Board) -> str:
 
 
 # ---------------------------------------------------------------------------------------
-# What the unit files (R7, R15, R17, R27)
-
-
-@dataclass(frozen=True)
-class Filed:
-    """A feedback filed, and what the change left known about its matter: its facts (as
-    its catch-up planned with them) and its headings (as its forward named it). Clock
-    actions change neither."""
-
-    feedback: Feedback
-    facts: MatterFacts
-    headings: Headings
-
-
-async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: str,
-                        text: str, *, ack_only: bool) -> Filed:
-    """A receipt (收到) or a progress report; satisfies the earliest open node it may."""
-    # One transaction from the lock to the catch-up (a savepoint inside a caller's), so the
-    # catch-up may plan with the facts read here: nobody else changes the held matter.
-    async with in_transaction():
-        await hold(matter)
-        await check_reporter(matter, person)
-        now = ctx.clock.now()
-        feedback = await Feedback.create(matter=matter, person=person, channel=channel,
-                                         ack_only=ack_only, text=text, at=now)
-        facts = await matter_facts(matter)
-        node = await refresh_nodes(ctx, matter, facts)
-        node_key = node.key if node else None
-        if node:
-            feedback.node_key, feedback.late = node.key, node.due_at < now
-            await feedback.save(update_fields=["node_key", "late"])
-            if feedback.late:
-                await add_score(matter, "-0.1", "overdue_feedback", now)  # R32
-        event = Event.ACKNOWLEDGE if ack_only else Event.REPORT
-        await move(matter, event, Actor(person, channel), now, node=node_key)
-        headings = await forward(ctx, matter, "ack" if ack_only else "progress", text,
-                                 person, now)
-        await catch_up(ctx, matter, facts)  # a state move changes none of the facts
-    return Filed(feedback, facts, headings)
+# What the unit files (R7, R15, R17, R27); feedback is `workflow.feedback`
 
 
 async def request_extension(ctx: Context, matter: Matter, person: Person, channel: str,
@@ -288,19 +249,6 @@ async def record_consent(ctx: Context, matter: Matter, person: Person, channel: 
     return await ConsentAttempt.filter(matter=matter, agreed=False).count()
 
 
-async def hold(matter: Matter) -> None:
-    """Take the matter's row lock for the rest of the transaction, then read it afresh.
-    Every change to one matter (A and B posts replying at once, a supervisor, the clock's
-    catch-up) then waits for the one before it instead of deadlocking on its node rows, and
-    decides on the state that one left. FOR NO KEY UPDATE, as the clock's own lock: it does
-    not conflict with the KEY SHARE locks that inserting rows which reference the matter
-    takes (a short number, an outbound row), so it cannot deadlock with those either.
-    PostgreSQL only: SQLite has one writer at a time."""
-    if is_postgres():
-        await Matter.filter(id=matter.id).select_for_update(no_key=True).first()
-        await matter.refresh_from_db()
-
-
 async def check_reporter(matter: Matter, person: Person) -> None:
     await check_may(matter, person, Action.ANSWER)
 
@@ -311,20 +259,6 @@ async def pending_application(matter: Matter, kind: ApplicationKind | None = Non
     if kind:
         query = query.filter(kind=kind)
     return await query.order_by("-filed_at").first()
-
-
-async def forward(ctx: Context, matter: Matter, what: str, text: str, person: Person,
-                  now: datetime, **extra: Any) -> Headings:
-    """R15: every feedback goes to the initiator's handling person. Returns the headings
-    it named the matter with."""
-    handlers = await recipients.audience_people(matter, Audience.INITIATOR_HANDLER)
-    headings = await load_headings([matter], [person.unit_id])
-    context = await message_context(ctx, matter, headings) | {
-        "reason": what, "body": text, "sender": person.name,
-        "sender_unit": headings.unit_names[person.unit_id], **extra}
-    await deliver(ctx, kind=Kind.FEEDBACK, people=handlers, context=context, due_at=now, now=now,
-                  matter=matter)
-    return headings
 
 
 # ---------------------------------------------------------------------------------------
@@ -504,15 +438,6 @@ async def application_to_grade(matter: Matter, person: Person, value: str) -> Ap
     return application
 
 
-async def check_may(matter: Matter, person: Person, action: Action) -> None:
-    """The permission first, so an outsider learns nothing of the matter's state."""
-    verdict = await may(person, action, matter)
-    if not verdict:
-        raise Refused(verdict.reason, code=matter.code)
-    if matter.state in FINISHED:
-        raise Refused("matter_closed", code=matter.code)
-
-
 async def decide(application: Application, status: ApplicationStatus, person: Person,
                  now: datetime, reason: str | None = None) -> None:
     application.status, application.decided_at = status, now
@@ -535,24 +460,3 @@ async def tell_unit(ctx: Context, matter: Matter, kind: Kind, now: datetime, **e
     context = await message_context(ctx, matter) | extra
     await deliver(ctx, kind=kind, people=people, context=context, due_at=now, now=now, matter=matter)
 
-
-async def refresh_nodes(ctx: Context, matter: Matter, facts: MatterFacts) -> Node | None:
-    """Keep the matter's node rows (its schedule, for display and plan) in step with the
-    clock's own rule, from the matter's `facts` as they stand now; return the node a
-    feedback filed just now satisfied, if any."""
-    now = ctx.clock.now()
-    existing = {n.key: n for n in await Node.filter(matter=matter)}
-    fresh = None
-    for state in node_states(facts, ctx.policy, ctx.calendar, now + NODE_ROWS_AHEAD):
-        row = existing.get(state.node.key)
-        before = row.satisfied_at if row else None
-        if row is None:
-            row = await Node.create(matter=matter, key=state.node.key, due_at=state.node.due,
-                                    satisfied_at=state.satisfied_at)
-        elif (before, row.due_at) != (state.satisfied_at, state.node.due):
-            # a due time moves only on a replan or an imported holiday notice
-            row.satisfied_at, row.due_at = state.satisfied_at, state.node.due
-            await row.save(update_fields=["satisfied_at", "due_at"])
-        if state.satisfied_at == now and before != now:
-            fresh = row
-    return fresh

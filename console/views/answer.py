@@ -11,6 +11,7 @@ from aiohttp import web
 from console.web import SERVICE, check_csrf, require, visible_matter
 from workflow import service as workflow
 from workflow.errors import Refused
+from workflow.feedback import file_feedback
 from workflow.permissions import Action
 
 routes = web.RouteTableDef()
@@ -31,12 +32,12 @@ async def answer(request: web.Request) -> web.Response:
     what, text = str(form.get("what", "")), str(form.get("text", "")).strip()
     try:
         if what == "ack":
-            await workflow.file_feedback(ctx, matter, person, CHANNEL, text or "收到",
+            await file_feedback(ctx, matter, person, CHANNEL, text or "收到",
                                          ack_only=True)
         elif not text:
             raise Refused("text_missing")
         elif what == "progress":
-            await workflow.file_feedback(ctx, matter, person, CHANNEL, text, ack_only=False)
+            await file_feedback(ctx, matter, person, CHANNEL, text, ack_only=False)
         elif what == "extension":
             await workflow.request_extension(ctx, matter, person, CHANNEL,
                                              parse_date(form.get("new_deadline")), text)

@@ -36,6 +36,7 @@ from workflow import service
 from workflow.chase import carry_out, catch_up, mark_stale, run_clock
 from workflow.errors import Refused
 from workflow.facts import matter_facts
+from workflow.feedback import file_feedback
 from workflow.records import Actor
 from workflow.service import MatterDraft
 from workflow.states import TRANSITIONS, Event, next_state
@@ -140,7 +141,7 @@ async def advance(ctx, clock, matter: Matter, until: datetime, step: timedelta =
 
 async def feedback(ctx, matter: Matter, text: str = "已安排李一办理", *, ack: bool = False,
                    who: str = "李一") -> Feedback:
-    filed = await service.file_feedback(ctx, matter, await person(who), "sms", text,
+    filed = await file_feedback(ctx, matter, await person(who), "sms", text,
                                         ack_only=ack)
     return filed.feedback
 

@@ -28,8 +28,8 @@ from service.holidays import holidays_table, import_holidays
 from service.plan import plan_table
 from workflow.chase import run_clock
 from workflow.context import Context
+from workflow.feedback import file_feedback
 from workflow.holidays import calendar_warning, calendar_years_status, load_calendar
-from workflow.service import file_feedback
 
 from .conftest import assert_nodes_agree_with_the_clock, register
 
