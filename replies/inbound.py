@@ -30,13 +30,13 @@ from datetime import timedelta
 from typing import Any
 
 from tortoise import Tortoise
-from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from dispatch import metrics
 from dispatch.channel import InboundText, Receipt
 from dispatch.group_commit import GroupCommit
-from dispatch.outbox import create_row, enqueue
+from dispatch.outbox import announce as announce_outbox
+from dispatch.outbox import create_row, insert_rows, message_rows
 from dispatch.receipts import apply_receipt
 from dispatch.wakeup import announce, is_postgres
 from models import (
@@ -47,17 +47,25 @@ from models import (
     MatterState,
     Person,
 )
+from replies.batch import claim_batch, sender_key, sort_out
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
-from replies.short_numbers import Numbered, by_extension, matter_by_number, numbered_matters
+from replies.short_numbers import (
+    Numbered,
+    by_extension,
+    matter_by_number,
+    numbered_many,
+    numbered_matters,
+)
 from replies.store import Status, store, store_many
 from scheduler.rules import Kind, MatterFacts, node_states
 from sms_gateway.text import to_e164
 from workflow import queries, service
+from workflow.bulk import update_many
 from workflow.chase import message_context
 from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import matter_facts
-from workflow.feedback import Filed, file_feedback
+from workflow.feedback import Filed, file_feedback, file_feedbacks
 from workflow.permissions import Action, may
 from workflow.states import OPEN
 from workflow.steps import NODE_ROWS_AHEAD
@@ -114,6 +122,8 @@ class Done:
 
 
 # A matter command makes one workflow call and names its answer.
+Answered = tuple[InboundMessage, Person | None, Answer]  # a message, its sender, its answer
+
 MatterCommand = Callable[[Context, Intent, Matter, Person, str], Awaitable[Done]]
 
 
@@ -157,6 +167,25 @@ class Inbox:
 
     # --- one message ----------------------------------------------------------------------
 
+    async def drain_batch(self, limit: int) -> int:
+        """The oldest waiting message of up to `limit` senders, processed in one
+        transaction; returns how many were claimed (0: none waiting, or every waiting
+        sender is another worker's). When the batch fails, its senders are drained one by
+        one, so that a bad message fails only itself."""
+        rows: list[InboundMessage] = []
+        try:
+            async with in_transaction():
+                rows = await claim_batch(limit)
+                await self.process_rows(rows)
+        except Exception:
+            if not rows:
+                raise
+            log.exception("inbound: a batch of %d failed; its senders are processed alone",
+                          len(rows))
+            for channel, sender in dict.fromkeys((r.channel, r.sender) for r in rows):
+                await self.drain(channel, sender)
+        return len(rows)
+
     async def drain(self, channel: str, sender: str) -> int:
         """Process the sender's waiting messages one by one in arrival order; returns how
         many. Stops at once when another worker (of any instance) is on them: it drains
@@ -175,7 +204,7 @@ class Inbox:
                 if row is None:
                     return False
                 claimed = row.id
-                await self.process(row)
+                await self.process_rows([row])
         except Exception as exc:
             if claimed is None:
                 raise
@@ -183,12 +212,46 @@ class Inbox:
             await self.fail(claimed, exc)
         return True
 
-    async def process(self, row: InboundMessage) -> None:
-        person = await identify(row.channel, row.sender)
+    async def process_rows(self, rows: list[InboundMessage]) -> None:
+        """Process claimed rows, one a sender, in the caller's transaction: the plain
+        receipts and progress reports together (`replies.batch`), then the rest one by one.
+        A failure of one of the rest fails only that one."""
+        now = self.ctx.clock.now()
+        people = await identify_many(rows)
+        known = [p for p in people.values() if p is not None]
+        mine = await numbered_many(known, now) if known else {}
+        quick, rest = sort_out(rows, people, mine, self.ctx)
+        filed = await file_feedbacks(self.ctx, [q.draft for q in quick])
+        answered = []
+        for q, outcome in zip(quick, filed, strict=True):
+            if isinstance(outcome, Refused):
+                rest.append(q.row)  # processed alone, it is answered with the refusal
+            else:
+                done = feedback_done(q.intent, outcome)
+                answered.append((q.row, q.person, await self.about(
+                    q.matter, q.mine, done_answer(q.intent, q.matter, done), outcome)))
+        await self.send_answers(answered)
+        await finish_many(answered)
+        for row in sorted(rest, key=lambda r: r.id):
+            person = people[row.id]
+            await self.process_alone(row, person, mine.get(person.id) if person else None)
+
+    async def process_alone(self, row: InboundMessage, person: Person | None,
+                            mine: list[Numbered] | None) -> None:
+        """One message in its own savepoint: when it fails, it alone is marked `error`."""
+        try:
+            async with in_transaction():
+                await self.process(row, person, mine)
+        except Exception as exc:
+            log.exception("inbound message %s: processing failed", row.id)
+            await self.fail(row.id, exc)
+
+    async def process(self, row: InboundMessage, person: Person | None,
+                      mine: list[Numbered] | None) -> None:
         if person is None:
             answer = await self.unregistered(row)
         else:
-            answer = await self.reply(row, person, await self.understand(row, person))
+            answer = await self.reply(row, person, await self.understand(row, person, mine))
         await finish(row, person, answer)
 
     async def fail(self, row_id: int, exc: Exception) -> None:
@@ -203,11 +266,13 @@ class Inbox:
                 answer = await self.reply(row, person, answer)
             await finish(row, person, answer)
 
-    async def understand(self, row: InboundMessage, person: Person) -> Answer:
+    async def understand(self, row: InboundMessage, person: Person,
+                         mine: list[Numbered] | None) -> Answer:
         if row.raw_data.get("incomplete"):
             # Some parts of a long SMS never arrived; acting on the rest would be a guess.
             return Answer(Status.ERROR, "incomplete", "incomplete")
-        mine = await numbered_matters(person, self.ctx.clock.now())
+        if mine is None:
+            mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
         parsed = by_extension(parsed, row.raw_data)
         if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
@@ -266,9 +331,7 @@ class Inbox:
             if not await may(person, Action.VIEW, found):
                 return code_only(found, answer)
         else:
-            answer = Answer(Status.DONE, done.reason, f"{intent.kind.value} {found.code}",
-                            context=done.extra)
-            filed = done.filed
+            answer, filed = done_answer(intent, found, done), done.filed
         return await self.about(found, mine, answer, filed)
 
     async def resolve(
@@ -405,18 +468,18 @@ class Inbox:
         if answer.noisy and await noise_capped(row, person, self.ctx):
             answer.label += " (unanswered: cap)"
             return answer
-        now = self.ctx.clock.now()
-        await enqueue(
-            kind=Kind.REPLY.value,
-            people=[person],
-            context=answer.context | {"reason": answer.reason},
-            due_at=now,
-            now=now,
-            matter=answer.matter,
-            only_channel=row.channel,
-            dedup=f"reply:{row.id}",
-        )
+        await self.send_answers([(row, person, answer)])
         return answer
+
+    async def send_answers(self, answered: list[Answered]) -> None:
+        """Each message's answer, on its channel, written at once."""
+        now = self.ctx.clock.now()
+        rows = [letter for row, person, answer in answered for letter in message_rows(
+            kind=Kind.REPLY.value, people=[person],
+            context=answer.context | {"reason": answer.reason}, due_at=now,
+            matter=answer.matter, only_channel=row.channel, dedup=f"reply:{row.id}")]
+        if await insert_rows(rows, now):
+            await announce_outbox()
 
     async def unregistered(self, row: InboundMessage) -> Answer:
         """An address we do not know: change nothing, and say so at most once a day."""
@@ -456,21 +519,31 @@ async def acknowledge(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
     """A receipt, and the progress report it carries ("收到。进展：…"), if any (R15)."""
-    filed = await file_feedback(ctx, matter, person, channel, intent.text,
-                                        ack_only=True)
+    filed = await file_feedback(ctx, matter, person, channel, intent.text, ack_only=True)
     if intent.report:
         filed = await file_feedback(ctx, matter, person, channel, intent.report,
-                                            ack_only=False)
-    return Done("acknowledged", {"report": intent.report}, filed)
+                                    ack_only=False)
+    return feedback_done(intent, filed)
 
 
 async def progress(
     ctx: Context, intent: Intent, matter: Matter, person: Person, channel: str
 ) -> Done:
-    filed = await file_feedback(ctx, matter, person, channel, intent.text,
-                                        ack_only=False)
+    filed = await file_feedback(ctx, matter, person, channel, intent.text, ack_only=False)
+    return feedback_done(intent, filed)
+
+
+def feedback_done(intent: Intent, filed: Filed) -> Done:
+    """What a receipt or progress report says in its answer."""
+    if intent.kind is IntentKind.ACKNOWLEDGE:
+        return Done("acknowledged", {"report": intent.report}, filed)
     return Done("progress_recorded",
                 {"text": intent.text, "not_completion": bool(intent.reading)}, filed)
+
+
+def done_answer(intent: Intent, matter: Matter, done: Done) -> Answer:
+    return Answer(Status.DONE, done.reason, f"{intent.kind.value} {matter.code}",
+                  context=done.extra)
 
 
 async def extension(
@@ -568,7 +641,7 @@ async def claim_next(channel: str, sender: str) -> InboundMessage | None:
     if is_postgres():
         held = await Tortoise.get_connection("default").execute_query_dict(
             "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS held",
-            [f"inbound:{channel}:{sender}"])
+            [sender_key(channel, sender)])
         if not held[0]["held"]:
             return None
     query = InboundMessage.filter(channel=channel, sender=sender, status=Status.RECEIVED)
@@ -585,22 +658,20 @@ async def claim(row_id: int) -> InboundMessage | None:
     return await query.first()
 
 
-async def waiting_senders(limit: int) -> list[tuple[str, str]]:
-    """(channel, sender) of messages waiting to be processed, longest-waiting first."""
-    rows = await (InboundMessage.filter(status=Status.RECEIVED)
-                  .annotate(first=Min("id")).group_by("channel", "sender")
-                  .order_by("first").limit(limit).values_list("channel", "sender"))
-    return [(channel, sender) for channel, sender in rows]
-
-
 async def finish(row: InboundMessage, person: Person | None, answer: Answer) -> None:
-    await InboundMessage.filter(id=row.id).update(
-        status=answer.status.value,
-        person_id=person.id if person else None,
-        matter_id=answer.matter.id if answer.matter else None,
-        outcome=answer.label,
-    )
-    metrics.INBOUND.labels(row.channel, answer.status.value).inc()
+    await finish_many([(row, person, answer)])
+
+
+async def finish_many(answered: list[Answered]) -> None:
+    """Each row's outcome, written at once."""
+    await update_many("inbound_message", ("id", "status", "outcome", "person_id", "matter_id"),
+                      [(row.id, answer.status.value, answer.label,
+                        person.id if person else None,
+                        answer.matter.id if answer.matter else None)
+                       for row, person, answer in answered],
+                      integers=("id", "person_id", "matter_id"))
+    for row, _, answer in answered:
+        metrics.INBOUND.labels(row.channel, answer.status.value).inc()
 
 
 def reply_address(channel: str, sender: str) -> str | None:
@@ -617,15 +688,37 @@ def reply_address(channel: str, sender: str) -> str | None:
     return None
 
 
+ADDRESS_FIELDS = {"sms": "phone", "telegram": "telegram_chat_id", "wecom": "wecom_userid"}
+
+
 async def identify(channel: str, sender: str) -> Person | None:
     address = reply_address(channel, sender)
     if address is None:
         return None
-    if channel == "sms":
-        return await Person.get_or_none(phone=address, active=True)
-    if channel == "wecom":
-        return await Person.get_or_none(wecom_userid=address, active=True)
-    return await Person.get_or_none(telegram_chat_id=int(address), active=True)
+    field = ADDRESS_FIELDS[channel]
+    return await Person.get_or_none(**{field: person_address(channel, address)}, active=True)
+
+
+async def identify_many(rows: list[InboundMessage]) -> dict[int, Person | None]:
+    """Each row's sender (by row id): one query a channel."""
+    found: dict[int, Person | None] = {row.id: None for row in rows}
+    addresses: dict[str, dict[Any, list[int]]] = {}
+    for row in rows:
+        address = reply_address(row.channel, row.sender)
+        if address is not None:
+            key = person_address(row.channel, address)
+            addresses.setdefault(row.channel, {}).setdefault(key, []).append(row.id)
+    for channel, wanted in addresses.items():
+        field = ADDRESS_FIELDS[channel]
+        for person in await Person.filter(**{f"{field}__in": list(wanted)}, active=True):
+            for row_id in wanted.get(getattr(person, field), []):
+                found[row_id] = person
+    return found
+
+
+def person_address(channel: str, address: str) -> Any:
+    """The address as the person's column holds it."""
+    return int(address) if channel == "telegram" else address
 
 
 async def supervised_open_matters(person: Person) -> list[Matter]:

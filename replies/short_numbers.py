@@ -24,7 +24,7 @@ from models import Matter, Person, ShortNumber
 from replies.parser import Intent, Parsed
 from scheduler.clock import Clock
 from sms_gateway.text import to_e164
-from workflow.permissions import Action, may
+from workflow.permissions import Action, may, responsible_units
 from workflow.states import FINISHED, OPEN
 
 QUARANTINE = timedelta(hours=72)
@@ -36,42 +36,68 @@ class Numbered:
     number: int
 
 
-async def responsible_open_matters(person: Person) -> list[Matter]:
-    """The open matters this person may report on, in the order they were assigned."""
-    candidates = (
-        await Matter.filter(
-            Q(lead_id=person.unit_id) | Q(cooperating__id=person.unit_id), state__in=list(OPEN)
-        )
-        .distinct()
-        .order_by("assigned_at", "id")
-    )
-    # Each candidate is led or cooperated on by the person's unit, so whether the person
-    # may answer is the same for all of them (active, a reporting role): asked once.
-    return candidates if candidates and await may(person, Action.ANSWER, candidates[0]) else []
-
-
 async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:
     """Every open matter of the person with its short number, assigning missing ones."""
+    return (await numbered_many([person], now))[person.id]
+
+
+async def numbered_many(people: list[Person], now: datetime) -> dict[int, list[Numbered]]:
+    """`numbered_matters` of many people (the reply worker's batch), in the same few
+    statements whatever their number; by person id."""
+    people = list({p.id: p for p in people}.values())
+    ids = [p.id for p in people]
     async with in_transaction():
-        await lock(person)
-        await release_finished(person, now)
-        matters = await responsible_open_matters(person)
+        await lock(ids)
+        await release_finished(ids, now)
+        matters = await responsible_open_matters(people)
         # An open matter's number is in use (only a finished matter's is released, and a
         # finished matter stays finished): the numbers in use hold every one it has.
-        in_use_rows = await ShortNumber.filter(in_use(now), person=person)
-        open_ids = {m.id for m in matters}
-        rows = {r.matter_id: r for r in in_use_rows if r.matter_id in open_ids}
-        taken = {r.number for r in in_use_rows}
-        numbered, new = [], []
-        for matter in matters:
-            row = rows.get(matter.id)
-            if row is None:
-                row = ShortNumber(person=person, matter=matter, number=lowest_free(taken))
-                new.append(row)
-                taken.add(row.number)
-            numbered.append(Numbered(matter, row.number))
+        in_use_rows: dict[int, list[ShortNumber]] = {i: [] for i in ids}
+        for row in await ShortNumber.filter(in_use(now), person_id__in=ids):
+            in_use_rows[row.person_id].append(row)
+        numbered, new = {}, []
+        for person in people:
+            numbered[person.id], made = number(person, matters[person.id],
+                                               in_use_rows[person.id])
+            new += made
         await ShortNumber.bulk_create(new)  # a person's first reply may number many at once
-    return sorted(numbered, key=lambda n: n.number)
+    return numbered
+
+
+def number(person: Person, matters: list[Matter], in_use_rows: list[ShortNumber]
+           ) -> tuple[list[Numbered], list[ShortNumber]]:
+    """The person's open matters numbered, by number, and the rows of new numbers."""
+    open_ids = {m.id for m in matters}
+    rows = {r.matter_id: r for r in in_use_rows if r.matter_id in open_ids}
+    taken = {r.number for r in in_use_rows}
+    numbered, new = [], []
+    for matter in matters:
+        row = rows.get(matter.id)
+        if row is None:
+            row = ShortNumber(person=person, matter=matter, number=lowest_free(taken))
+            new.append(row)
+            taken.add(row.number)
+        numbered.append(Numbered(matter, row.number))
+    return sorted(numbered, key=lambda n: n.number), new
+
+
+async def responsible_open_matters(people: list[Person]) -> dict[int, list[Matter]]:
+    """The open matters each person may report on, in the order they were assigned; by
+    person id."""
+    units = sorted({p.unit_id for p in people})
+    candidates = await Matter.filter(
+        Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
+    ).distinct().order_by("assigned_at", "id")
+    responsible = await responsible_units(candidates)
+    found = {}
+    for person in people:
+        theirs = [m for m in candidates if person.unit_id in responsible[m.id]]
+        # Each is led or cooperated on by the person's unit, so whether the person may
+        # answer is the same for all of them (active, a reporting role): asked once.
+        allowed = theirs and await may(person, Action.ANSWER, theirs[0],
+                                       responsible=responsible[theirs[0].id])
+        found[person.id] = theirs if allowed else []
+    return found
 
 
 async def matter_by_number(person: Person, number: int, now: datetime) -> Matter | None:
@@ -82,18 +108,19 @@ async def matter_by_number(person: Person, number: int, now: datetime) -> Matter
     return await Matter.get(id=row.matter_id) if row else None
 
 
-async def lock(person: Person) -> None:
+async def lock(person_ids: list[int]) -> None:
     """Two replies of one person at once must not both take the same free number. FOR NO KEY
     UPDATE: a message row to this person being inserted meanwhile (its foreign key takes KEY
-    SHARE) is not held up by it, so the lock cannot close a deadlock with a matter's lock."""
-    if is_postgres():
-        await Person.filter(id=person.id).select_for_update(no_key=True).first()
+    SHARE) is not held up by it, so the lock cannot close a deadlock with a matter's lock.
+    Many people are locked in id order, so two batches wait instead of deadlocking."""
+    if is_postgres() and person_ids:
+        await Person.filter(id__in=person_ids).order_by("id").select_for_update(no_key=True)
 
 
-async def release_finished(person: Person, now: datetime) -> None:
+async def release_finished(person_ids: list[int], now: datetime) -> None:
     """Start the 72 h quarantine of numbers whose matter has closed (or been archived)."""
     rows = await ShortNumber.filter(
-        person=person, released_at=None, matter__state__in=list(FINISHED)
+        person_id__in=person_ids, released_at=None, matter__state__in=list(FINISHED)
     ).prefetch_related("matter")
     for row in rows:
         row.released_at = row.matter.closed_at or now

@@ -2,10 +2,12 @@
 sinks) stored and acknowledged at once (issue 10, "inbound at scale").
 
 It sleeps until a reply is stored (`dispatch.wakeup`: in this process at once, from every
-instance by PostgreSQL LISTEN/NOTIFY) and then drains: up to `parallel` senders at a time,
-each sender's messages one by one in arrival order (`Inbox.drain`; across instances an
-advisory lock per sender). A sender whose messages another instance is on is left to it.
-The poll finds what no wake-up announced: rows a crash left `received`, a lost notification.
+instance by PostgreSQL LISTEN/NOTIFY) and then drains in batches: each batch is the oldest
+waiting message of up to `BATCH` senders, processed in one transaction (`Inbox.drain_batch`;
+`replies.batch`), up to `parallel` batches at a time. One sender's messages are still
+processed one at a time in arrival order: a batch holds one message a sender, and across
+batches and instances an advisory lock per sender keeps them apart. The poll finds what no
+wake-up announced: rows a crash left `received`, a lost notification.
 """
 
 from __future__ import annotations
@@ -14,29 +16,35 @@ import asyncio
 import logging
 
 from dispatch.wakeup import WakeLoop, Wakeup
-from replies.inbound import INBOUND_TOPIC, Inbox, waiting_senders
+from models import InboundMessage
+from replies.inbound import INBOUND_TOPIC, Inbox
+from replies.store import Status
 
 log = logging.getLogger("duban.replies")
 
-# Senders processed at once: each holds a database connection while it processes a message,
-# and the pool (5 by default) is shared with the webhooks, the dispatcher and the clock.
-PARALLEL = 3
-# A sender another instance is on is looked at again after this pause, not in a busy loop.
+# Batches processed at once: each holds a database connection while it is processed, and
+# the pool is shared with the webhooks, the dispatcher and the clock. Two let the database
+# work on one while this process works on the other.
+PARALLEL = 2
+# Senders a batch: enough that its statements cost little per message, few enough that
+# its transaction (and the matters it locks) is short.
+BATCH = 50
+# When every waiting sender is another worker's, look again after this pause, not in a
+# busy loop.
 ELSEWHERE_PAUSE = 0.05
-
-Sender = tuple[str, str]  # (channel, sender)
 
 
 class ReplyWorker(WakeLoop):
     label = "reply worker"
 
-    def __init__(self, inbox: Inbox, *, parallel: int = PARALLEL, poll_seconds: float = 5.0,
-                 database_url: str | None = None) -> None:
+    def __init__(self, inbox: Inbox, *, parallel: int = PARALLEL, batch: int = BATCH,
+                 poll_seconds: float = 5.0, database_url: str | None = None) -> None:
         self.inbox = inbox
         self.parallel = parallel
+        self.batch = batch
         self.poll_seconds = poll_seconds
         self.wake = Wakeup(INBOUND_TOPIC, database_url)
-        self.draining: dict[Sender, asyncio.Task] = {}
+        self.draining: set[asyncio.Task] = set()
 
     async def step(self) -> bool:
         await self.fill()
@@ -49,43 +57,46 @@ class ReplyWorker(WakeLoop):
             await self.wake.wait(self.poll_seconds)
 
     async def fill(self) -> None:
-        """Start draining waiting senders while there is room."""
-        room = self.parallel - len(self.draining)
-        if room <= 0:
+        """Start draining while there is room and a message waits."""
+        if len(self.draining) >= self.parallel or not await anything_waiting():
             return
-        for key in await waiting_senders(room + len(self.draining)):
-            if key not in self.draining and len(self.draining) < self.parallel:
-                task = asyncio.create_task(self.drain(key))
-                self.draining[key] = task
-                task.add_done_callback(lambda _, key=key: self.draining.pop(key, None))
+        while len(self.draining) < self.parallel:
+            task = asyncio.create_task(self.drain())
+            self.draining.add(task)
+            task.add_done_callback(self.draining.discard)
 
-    async def drain(self, key: Sender) -> None:
+    async def drain(self) -> None:
+        """Batch after batch until none can be claimed."""
         try:
-            if not await self.inbox.drain(*key):
-                await asyncio.sleep(ELSEWHERE_PAUSE)  # another worker is on this sender
+            if not await self.inbox.drain_batch(self.batch):
+                await asyncio.sleep(ELSEWHERE_PAUSE)  # another worker is on them
+                return
+            while await self.inbox.drain_batch(self.batch):
+                pass
         except Exception:  # its rows stay `received`; the next look takes them up again
-            log.exception("reply worker: draining %s failed", key[0])
+            log.exception("reply worker: a batch failed")
 
     async def until_one_finishes(self) -> None:
-        """Until a sender is drained (room for another) or a reply is stored."""
-        await self.wake.wait_or(self.draining.values())
+        """Until a drain ends (room for another) or a reply is stored."""
+        await self.wake.wait_or(self.draining)
 
     async def run_once(self) -> int:
         """Process every waiting reply now; returns how many (for tests and tools)."""
         total = 0
-        while keys := await waiting_senders(self.parallel):
-            done = sum(await asyncio.gather(*(self.inbox.drain(*key) for key in keys)))
-            if not done:
-                break  # all of them are another worker's
+        while done := await self.inbox.drain_batch(self.batch):
             total += done
         return total
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Let the senders being drained finish, briefly; a message cut after that rolls
+        """Let the batches being processed finish, briefly; a batch cut after that rolls
         back and stays `received`, to be processed after the restart."""
         if self.draining:
-            await asyncio.wait(self.draining.values(), timeout=grace)
-        for task in list(self.draining.values()):
+            await asyncio.wait(self.draining, timeout=grace)
+        for task in list(self.draining):
             task.cancel()
-        await asyncio.gather(*self.draining.values(), return_exceptions=True)
+        await asyncio.gather(*self.draining, return_exceptions=True)
         await self.wake.stop()
+
+
+async def anything_waiting() -> bool:
+    return await InboundMessage.filter(status=Status.RECEIVED).exists()

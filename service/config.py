@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     claim_seconds: float = Field(default=60.0, gt=0)
     # Senders whose stored replies this instance processes at once; 0: it only stores and
     # acknowledges (a webhook-facing instance, with the replies left to other instances).
-    reply_workers: int = Field(default=3, ge=0, le=64)
+    reply_workers: int = Field(default=2, ge=0, le=64)
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
     boards: dict[Board, BoardOverride] = Field(default_factory=dict)
     sms: SmsSettings = Field(default_factory=SmsSettings)

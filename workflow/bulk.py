@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import placeholders
+from dispatch.outbox import parameters, placeholders
 
 MAX_PARAMETERS = 30000  # asyncpg allows 32767 per statement, SQLite 32766
 
@@ -37,3 +37,22 @@ async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequenc
     async with in_transaction() as connection:  # the caller's transaction, if it has one
         result = await connection.execute_query_dict(sql, values)
     return [tuple(r[c] for c in returning) for r in result]
+
+
+async def update_many(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                      integers: Sequence[str] = ()) -> None:
+    """Set each row's values of `columns[1:]` where `columns[0]` (the key) is its first
+    value, in one statement a chunk: the rows' values differ, so the UPDATE joins a VALUES
+    list. `integers`: columns to cast (PostgreSQL types an untyped parameter as text)."""
+    per_statement = max(1, MAX_PARAMETERS // len(columns))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        marks = iter(parameters(len(chunk) * len(columns)))
+        values = ", ".join("(" + ", ".join(
+            f"CAST({next(marks)} AS INTEGER)" if column in integers else next(marks)
+            for column in columns) + ")" for _ in chunk)
+        key, *rest = columns
+        sql = (f"WITH v ({', '.join(columns)}) AS (VALUES {values}) UPDATE {table} SET "
+               f"{', '.join(f'{c} = v.{c}' for c in rest)} FROM v WHERE {table}.{key} = v.{key}")
+        async with in_transaction() as connection:  # the caller's transaction, if it has one
+            await connection.execute_query(sql, [value for row in chunk for value in row])

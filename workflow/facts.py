@@ -24,13 +24,17 @@ async def many_facts(matters: list[Matter]) -> dict[int, MatterFacts]:
     """The facts of every matter, read in two queries whatever their number."""
     ids = [m.id for m in matters]
     reports: dict[int, list[Report]] = defaultdict(list)
-    for f in await Feedback.filter(matter_id__in=ids).order_by("at", "id"):
-        reports[f.matter_id].append(Report(f.at, f.ack_only, f.returned_at))
+    # Plain values, not models: a matter's reports are read again at every feedback.
+    for matter_id, at, ack_only, returned_at in await Feedback.filter(
+            matter_id__in=ids).order_by("at", "id").values_list(
+            "matter_id", "at", "ack_only", "returned_at"):
+        reports[matter_id].append(Report(at, ack_only, returned_at))
     pauses: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-    for a in await Application.filter(matter_id__in=ids, kind=ApplicationKind.COMPLETION
-                                      ).order_by("filed_at", "id"):
-        pauses[a.matter_id].append(
-            (a.filed_at, a.decided_at if a.status is ApplicationStatus.RETURNED else None))
+    for matter_id, filed_at, decided_at, status in await Application.filter(
+            matter_id__in=ids, kind=ApplicationKind.COMPLETION).order_by(
+            "filed_at", "id").values_list("matter_id", "filed_at", "decided_at", "status"):
+        pauses[matter_id].append(
+            (filed_at, decided_at if status == ApplicationStatus.RETURNED else None))
     return {m.id: MatterFacts(
         code=m.code,
         board=m.board,

@@ -91,8 +91,8 @@ async def refresh_many_nodes(ctx: Context, matters: list[Matter],
             if state.satisfied_at == now and before != now:
                 fresh[matter.id] = row
     await Node.bulk_create(made)
-    for row in changed:  # about one a feedback: a CASE statement would not pay
-        await row.save(update_fields=["satisfied_at", "due_at"])
+    if changed:
+        await Node.bulk_update(changed, ["satisfied_at", "due_at"])
     return fresh
 
 

@@ -39,22 +39,22 @@ class Watched(Inbox):
         self.seen, self.busy, self.overlaps, self.gate = seen, busy, overlaps, gate
         self.at_gate = False
 
-    async def process_next(self, channel: str, sender: str) -> bool:
+    async def drain_batch(self, limit: int) -> int:
         if self.gate is not None:  # held before its transaction: the row stays readable
             self.at_gate = True
             await self.gate.wait()
-        return await super().process_next(channel, sender)
+        return await super().drain_batch(limit)
 
-    async def process(self, row: InboundMessage) -> None:
-        if row.sender in self.busy:
-            self.overlaps.append(row.sender)
-        self.busy.add(row.sender)
+    async def process_rows(self, rows: list[InboundMessage]) -> None:
+        senders = [row.sender for row in rows]
+        self.overlaps += [s for s in senders if s in self.busy]
+        self.busy.update(senders)
         try:
-            self.seen.append((row.sender, row.id))
-            await asyncio.sleep(0.001)  # let another worker try the same sender meanwhile
-            await super().process(row)
+            self.seen += [(row.sender, row.id) for row in rows]
+            await asyncio.sleep(0.001)  # let another worker try the same senders meanwhile
+            await super().process_rows(rows)
         finally:
-            self.busy.discard(row.sender)
+            self.busy.difference_update(senders)
 
 
 @asynccontextmanager

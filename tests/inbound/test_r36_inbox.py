@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+import replies.batch
 import replies.inbound
 from dispatch.channel import InboundText, Receipt, SendResult
 from dispatch.dispatcher import Dispatcher
@@ -31,6 +32,7 @@ async def test_r36_raw_row_is_stored_before_parsing(org, ctx, inbox, monkeypatch
         raise RuntimeError("parser bug")
 
     monkeypatch.setattr(replies.inbound, "parse_reply", crash)
+    monkeypatch.setattr(replies.batch, "parse_reply", crash)  # the batch reads it first
     row = await send(inbox, "D17 进展 已清理三处", provider_id="p-1")
     assert row.text == "D17 进展 已清理三处" and row.provider_message_id == "p-1"
     assert row.raw_data == {"test": True}

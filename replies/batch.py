@@ -1,0 +1,107 @@
+"""The reply worker's batches: the oldest waiting message of many senders, claimed together,
+and the plain receipts and progress reports among them filed together.
+
+Most replies are "收到" or a progress report on a matter the sender plainly names: by its
+code or short number among their own open matters, or as their only one. Those of a batch
+are filed with one `file_feedbacks` and answered with one insert (`Inbox.process_rows`);
+every other message (a question, an error, a list, an application, a second message on a
+matter of the batch) is processed alone, as before. A batch holds one message a sender,
+so each sender's messages are still processed one at a time in arrival order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise import Tortoise
+from tortoise.functions import Min
+
+from dispatch.wakeup import is_postgres
+from models import InboundMessage, Matter, Person
+from replies.parser import Intent, IntentKind, parse_reply
+from replies.short_numbers import Numbered, by_extension
+from replies.store import Status
+from workflow.context import Context
+from workflow.feedback import FeedbackDraft
+
+FEEDBACK_KINDS = (IntentKind.ACKNOWLEDGE, IntentKind.PROGRESS)
+
+
+@dataclass(frozen=True)
+class Quick:
+    """A receipt or progress report that plainly names one of the sender's open matters."""
+
+    row: InboundMessage
+    person: Person
+    intent: Intent
+    matter: Matter
+    mine: list[Numbered]  # the sender's open matters, for the answer
+
+    @property
+    def draft(self) -> FeedbackDraft:
+        return FeedbackDraft(self.matter, self.person, self.row.channel, self.intent.text,
+                             ack_only=self.intent.kind is IntentKind.ACKNOWLEDGE)
+
+
+def sort_out(rows: list[InboundMessage], people: dict[int, Person | None],
+             mine: dict[int, list[Numbered]], ctx: Context
+             ) -> tuple[list[Quick], list[InboundMessage]]:
+    """The rows (by id: `people`) that can be filed together, one a matter, and the rest."""
+    quick, rest, matters = [], [], set()
+    for row in rows:
+        person = people[row.id]
+        found = quick_one(row, person, mine[person.id], ctx) if person else None
+        if found is None or found.matter.id in matters:
+            rest.append(row)
+        else:
+            quick.append(found)
+            matters.add(found.matter.id)
+    return quick, rest
+
+
+def quick_one(row: InboundMessage, person: Person, mine: list[Numbered], ctx: Context
+              ) -> Quick | None:
+    if row.raw_data.get("incomplete"):
+        return None
+    parsed = by_extension(parse_reply(row.text, now=ctx.clock.now(), tz=ctx.tz), row.raw_data)
+    if not isinstance(parsed, Intent) or parsed.kind not in FEEDBACK_KINDS or (
+            parsed.kind is IntentKind.ACKNOWLEDGE and parsed.report):
+        return None  # a receipt with a report files two feedbacks: processed alone
+    matter = plainly_named(parsed, mine)
+    return Quick(row, person, parsed, matter, mine) if matter else None
+
+
+def plainly_named(intent: Intent, mine: list[Numbered]) -> Matter | None:
+    """The sender's open matter the intent names (code, short number, or their only one);
+    None when that takes more (a matter not theirs, a closed one's number, a choice)."""
+    if intent.matter_code:
+        found = [n.matter for n in mine if n.matter.code == intent.matter_code]
+    elif intent.short_number is not None:
+        found = [n.matter for n in mine if n.number == intent.short_number]
+    else:
+        found = [n.matter for n in mine]
+    return found[0] if len(found) == 1 else None
+
+
+async def claim_batch(limit: int) -> list[InboundMessage]:
+    """The oldest waiting message of up to `limit` senders, longest-waiting first, locked
+    for this transaction. On PostgreSQL only senders no other worker is on (the advisory
+    lock `claim_next` takes, for this transaction), and their rows locked."""
+    firsts = await (InboundMessage.filter(status=Status.RECEIVED)
+                    .annotate(first=Min("id")).group_by("channel", "sender")
+                    .order_by("first").limit(limit).values_list("channel", "sender", "first"))
+    if not firsts:
+        return []
+    ids = [first for _, _, first in firsts]
+    if is_postgres():
+        keys = [sender_key(channel, sender) for channel, sender, _ in firsts]
+        held = await Tortoise.get_connection("default").execute_query_dict(
+            "SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) "
+            "WHERE pg_try_advisory_xact_lock(hashtextextended(key, 0))", [keys])
+        ids = [ids[r["n"] - 1] for r in held]
+    query = InboundMessage.filter(id__in=ids, status=Status.RECEIVED).order_by("id")
+    return await (query.select_for_update() if is_postgres() else query)
+
+
+def sender_key(channel: str, sender: str) -> str:
+    """The advisory lock's key: one sender's messages are processed one at a time."""
+    return f"inbound:{channel}:{sender}"
