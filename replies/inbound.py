@@ -37,6 +37,7 @@ from dispatch.channel import InboundText, Receipt
 from dispatch.group_commit import GroupCommit
 from dispatch.outbox import announce as announce_outbox
 from dispatch.outbox import create_row, insert_rows, message_rows
+from dispatch.pacing import paced
 from dispatch.receipts import apply_receipt
 from dispatch.wakeup import announce, is_postgres
 from models import (
@@ -223,7 +224,7 @@ class Inbox:
         quick, rest = sort_out(rows, people, mine, self.ctx)
         filed = await file_feedbacks(self.ctx, [q.draft for q in quick])
         answered = []
-        for q, outcome in zip(quick, filed, strict=True):
+        async for q, outcome in paced(zip(quick, filed, strict=True)):
             if isinstance(outcome, Refused):
                 rest.append(q.row)  # processed alone, it is answered with the refusal
             else:

@@ -4,13 +4,12 @@ batch of senders in one transaction, in the same few statements whatever their n
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC
 
 from tortoise.transactions import in_transaction
 
-from models import AuditEntry, Feedback, Matter, MatterState, Person, ScoreEvent
+from models import AuditEntry, Feedback, Matter, Person, ScoreEvent
 from scheduler.rules import MatterFacts, Report
 from workflow.bulk import insert_new
 from workflow.chase import Headings, catch_up_many
@@ -18,7 +17,7 @@ from workflow.context import Context
 from workflow.errors import Refused
 from workflow.facts import many_facts
 from workflow.permissions import Action, responsible_units
-from workflow.records import Actor, moved, score_event
+from workflow.records import Actor, moved, score_event, write_states
 from workflow.states import Event, next_state
 from workflow.steps import Forward, check_may, forward_many, hold_many, refresh_many_nodes
 
@@ -127,12 +126,3 @@ async def insert_feedback(rows: list[Feedback]) -> None:
     for row in rows:
         row.id = ids[row.matter.id]
         row._saved_in_db = True
-
-
-async def write_states(matters: list[Matter]) -> None:
-    """The matters' new states: one statement a state (a batch's moves lead to few)."""
-    by_state: dict[MatterState, list[int]] = defaultdict(list)
-    for matter in matters:
-        by_state[matter.state].append(matter.id)
-    for state, ids in by_state.items():
-        await Matter.filter(id__in=ids).update(state=state)

@@ -36,6 +36,14 @@ async def move(matter: Matter, event: Event, actor: Actor, now: datetime,
     await entry.save()
 
 
+async def write_states(matters: list[Matter]) -> None:
+    """The states `moved` left in memory, written: one statement a state (a batch's moves
+    lead to few)."""
+    for state in {m.state for m in matters}:
+        await Matter.filter(id__in=[m.id for m in matters if m.state == state]).update(
+            state=state)
+
+
 def moved(matter: Matter, event: Event, actor: Actor, now: datetime,
           **detail: Any) -> AuditEntry:
     """Apply the state machine to `matter` in memory; returns the audit row, not yet

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatch.pacing import paced
 from dispatch.wakeup import is_postgres
 from models import Matter, Node, Person
 from scheduler.rules import Audience, Kind, MatterFacts, node_states
@@ -74,7 +75,7 @@ async def refresh_many_nodes(ctx: Context, matters: list[Matter],
     for node in await Node.filter(matter_id__in=[m.id for m in matters]):
         existing[node.matter_id][node.key] = node
     made, changed, fresh = [], [], {}
-    for matter in matters:
+    async for matter in paced(matters):
         fresh[matter.id] = None
         for state in node_states(facts[matter.id], ctx.policy, ctx.calendar,
                                  now + NODE_ROWS_AHEAD):
