@@ -339,20 +339,28 @@ def satisfy(nodes: list[Node], reports: Iterable[Report]) -> list[NodeState]:
         if report.returned_at is not None:
             events.append((report.returned_at, 0, report))
     holder: dict[int, int] = {}  # id(report) -> index of the node it satisfied
+    # Every node before `start` is satisfied: a matter's hundredth report need not look at
+    # them again.
+    start = 0
     for at, is_filing, report in sorted(events, key=lambda e: (e[0], e[1])):
         if is_filing:
-            index = first_open(states, report)
+            index = first_open(states, report, start)
             if index is not None:
                 states[index] = replace(states[index], satisfied_at=at)
                 holder[id(report)] = index
+                while start < len(states) and states[start].satisfied_at is not None:
+                    start += 1
         elif id(report) in holder:
             index = holder.pop(id(report))
             states[index] = replace(states[index], satisfied_at=None, reopened_at=at)
+            start = min(start, index)
     return states
 
 
-def first_open(states: list[NodeState], report: Report) -> int | None:
-    for index, state in enumerate(states):
+def first_open(states: list[NodeState], report: Report, start: int = 0) -> int | None:
+    """The earliest node from `start` on that `report` satisfies, if any."""
+    for index in range(start, len(states)):
+        state = states[index]
         if state.satisfied_at is not None or report.at < state.node.opens:
             continue
         if report.ack_only and not state.node.ack_satisfies:

@@ -27,12 +27,15 @@ from scheduler.rules import (
     Effect,
     Kind,
     MatterFacts,
+    Node,
+    NodeState,
     Penalty,
     Report,
     add_month,
     cadence_for,
     plan,
     satisfied_keys,
+    satisfy,
     walk,
     year_end_lists,
 )
@@ -847,3 +850,46 @@ def test_r35_a_reminder_is_never_moved_before_its_node_opened():
     f = facts(reports=(report(late),))
     [remind] = [a for a in run(f, T0 + 4 * D, QUIET) if a.key == "remind:3d"]
     assert remind.at == sh(2026, 1, 8, 7)
+
+
+def satisfy_by_definition(nodes: list[Node], reports: list[Report]) -> list[NodeState]:
+    """R7/R16 as the digest states them, with no shortcut: in time order, each report goes
+    to the earliest open node it may satisfy; a returned report reopens its node."""
+    states = [NodeState(n) for n in nodes]
+    events = sorted([(r.at, 1, i) for i, r in enumerate(reports)]
+                    + [(r.returned_at, 0, i) for i, r in enumerate(reports) if r.returned_at],
+                    key=lambda e: (e[0], e[1]))
+    holder: dict[int, int] = {}
+    for at, filing, i in events:
+        if not filing:
+            if i in holder:
+                index = holder.pop(i)
+                states[index] = NodeState(states[index].node, None, reopened_at=at)
+            continue
+        for index, state in enumerate(states):
+            if state.satisfied_at is not None or reports[i].at < state.node.opens:
+                continue
+            if not reports[i].ack_only or state.node.ack_satisfies:
+                states[index] = NodeState(state.node, at, state.reopened_at)
+                holder[i] = index
+            break
+    return states
+
+
+HOURS = st.integers(min_value=0, max_value=400)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nodes=st.lists(st.tuples(HOURS, HOURS, st.booleans()), min_size=1, max_size=8),
+       reports=st.lists(st.tuples(HOURS, st.booleans(), st.none() | HOURS), max_size=30))
+def test_r7_r16_satisfy_gives_each_report_to_the_earliest_open_node(nodes, reports):
+    """The shortcut past satisfied nodes (a matter's hundredth report) changes nothing:
+    `satisfy` agrees with the rule applied by definition, returned reports included."""
+    base = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+    made = sorted((Node(f"n{i}", base + timedelta(hours=due), base + timedelta(hours=opens),
+                        "standard", ack_satisfies=ack)
+                   for i, (due, opens, ack) in enumerate(nodes)), key=lambda n: n.due)
+    filed = [Report(base + timedelta(hours=at), ack,
+                    None if back is None else base + timedelta(hours=at + back))
+             for at, ack, back in reports]
+    assert satisfy(made, filed) == satisfy_by_definition(made, filed)
