@@ -16,7 +16,7 @@ T = TypeVar("T")
 
 # The longest a batch's pure work holds the event loop: a small part of the acknowledgement
 # latency a webhook is allowed (p99 < 50 ms).
-PACE = 0.005
+PACE = 0.001
 
 
 async def paced(items: Iterable[T]) -> AsyncIterator[T]:

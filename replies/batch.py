@@ -18,7 +18,7 @@ from tortoise.functions import Min
 from dispatch.wakeup import is_postgres
 from models import InboundMessage, Matter, Person
 from replies.parser import Intent, IntentKind, parse_reply
-from replies.short_numbers import Numbered, by_extension
+from replies.short_numbers import Number, by_extension
 from replies.store import Status
 from workflow.context import Context
 from workflow.feedback import FeedbackDraft
@@ -26,39 +26,42 @@ from workflow.feedback import FeedbackDraft
 FEEDBACK_KINDS = (IntentKind.ACKNOWLEDGE, IntentKind.PROGRESS)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Quick:
     """A receipt or progress report that plainly names one of the sender's open matters."""
 
     row: InboundMessage
     person: Person
     intent: Intent
-    matter: Matter
-    mine: list[Numbered]  # the sender's open matters, for the answer
+    named: Number  # the matter it names, and the sender's short number for it
+    matter: Matter | None = None  # read once the batch is sorted out
 
     @property
     def draft(self) -> FeedbackDraft:
+        assert self.matter is not None
         return FeedbackDraft(self.matter, self.person, self.row.channel, self.intent.text,
                              ack_only=self.intent.kind is IntentKind.ACKNOWLEDGE)
 
 
-def sort_out(rows: list[InboundMessage], people: dict[int, Person | None],
-             mine: dict[int, list[Numbered]], ctx: Context
-             ) -> tuple[list[Quick], list[InboundMessage]]:
-    """The rows (by id: `people`) that can be filed together, one a matter, and the rest."""
-    quick, rest, matters = [], [], set()
+async def sort_out(rows: list[InboundMessage], people: dict[int, Person | None],
+                   numbers: dict[int, list[Number]], ctx: Context
+                   ) -> tuple[list[Quick], list[InboundMessage]]:
+    """The rows (by id: `people`) that can be filed together, one a matter, with their
+    matters read; and the rest."""
+    quick, rest = {}, []
     for row in rows:
         person = people[row.id]
-        found = quick_one(row, person, mine[person.id], ctx) if person else None
-        if found is None or found.matter.id in matters:
+        found = quick_one(row, person, numbers[person.id], ctx) if person else None
+        if found is None or found.named.matter_id in quick:
             rest.append(row)
         else:
-            quick.append(found)
-            matters.add(found.matter.id)
-    return quick, rest
+            quick[found.named.matter_id] = found
+    for matter in await Matter.filter(id__in=list(quick)):
+        quick[matter.id].matter = matter
+    return list(quick.values()), rest
 
 
-def quick_one(row: InboundMessage, person: Person, mine: list[Numbered], ctx: Context
+def quick_one(row: InboundMessage, person: Person, numbers: list[Number], ctx: Context
               ) -> Quick | None:
     if row.raw_data.get("incomplete"):
         return None
@@ -66,19 +69,19 @@ def quick_one(row: InboundMessage, person: Person, mine: list[Numbered], ctx: Co
     if not isinstance(parsed, Intent) or parsed.kind not in FEEDBACK_KINDS or (
             parsed.kind is IntentKind.ACKNOWLEDGE and parsed.report):
         return None  # a receipt with a report files two feedbacks: processed alone
-    matter = plainly_named(parsed, mine)
-    return Quick(row, person, parsed, matter, mine) if matter else None
+    named = plainly_named(parsed, numbers)
+    return Quick(row, person, parsed, named) if named else None
 
 
-def plainly_named(intent: Intent, mine: list[Numbered]) -> Matter | None:
+def plainly_named(intent: Intent, numbers: list[Number]) -> Number | None:
     """The sender's open matter the intent names (code, short number, or their only one);
     None when that takes more (a matter not theirs, a closed one's number, a choice)."""
     if intent.matter_code:
-        found = [n.matter for n in mine if n.matter.code == intent.matter_code]
+        found = [n for n in numbers if n.code == intent.matter_code]
     elif intent.short_number is not None:
-        found = [n.matter for n in mine if n.number == intent.short_number]
+        found = [n for n in numbers if n.number == intent.short_number]
     else:
-        found = [n.matter for n in mine]
+        found = numbers
     return found[0] if len(found) == 1 else None
 
 

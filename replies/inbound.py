@@ -54,8 +54,8 @@ from replies.short_numbers import (
     Numbered,
     by_extension,
     matter_by_number,
-    numbered_many,
     numbered_matters,
+    numbers_many,
 )
 from replies.store import Status, store, store_many
 from scheduler.rules import Kind, MatterFacts, node_states
@@ -220,8 +220,8 @@ class Inbox:
         now = self.ctx.clock.now()
         people = await identify_many(rows)
         known = [p for p in people.values() if p is not None]
-        mine = await numbered_many(known, now) if known else {}
-        quick, rest = sort_out(rows, people, mine, self.ctx)
+        numbers = await numbers_many(known, now) if known else {}
+        quick, rest = await sort_out(rows, people, numbers, self.ctx)
         filed = await file_feedbacks(self.ctx, [q.draft for q in quick])
         answered = []
         async for q, outcome in paced(zip(quick, filed, strict=True)):
@@ -230,29 +230,27 @@ class Inbox:
             else:
                 done = feedback_done(q.intent, outcome)
                 answered.append((q.row, q.person, await self.about(
-                    q.matter, q.mine, done_answer(q.intent, q.matter, done), outcome)))
+                    q.matter, q.named.number,
+                    done_answer(q.intent, q.named.code, done), outcome)))
         await self.send_answers(answered)
         await finish_many(answered)
         for row in sorted(rest, key=lambda r: r.id):
-            person = people[row.id]
-            await self.process_alone(row, person, mine.get(person.id) if person else None)
+            await self.process_alone(row, people[row.id])
 
-    async def process_alone(self, row: InboundMessage, person: Person | None,
-                            mine: list[Numbered] | None) -> None:
+    async def process_alone(self, row: InboundMessage, person: Person | None) -> None:
         """One message in its own savepoint: when it fails, it alone is marked `error`."""
         try:
             async with in_transaction():
-                await self.process(row, person, mine)
+                await self.process(row, person)
         except Exception as exc:
             log.exception("inbound message %s: processing failed", row.id)
             await self.fail(row.id, exc)
 
-    async def process(self, row: InboundMessage, person: Person | None,
-                      mine: list[Numbered] | None) -> None:
+    async def process(self, row: InboundMessage, person: Person | None) -> None:
         if person is None:
             answer = await self.unregistered(row)
         else:
-            answer = await self.reply(row, person, await self.understand(row, person, mine))
+            answer = await self.reply(row, person, await self.understand(row, person))
         await finish(row, person, answer)
 
     async def fail(self, row_id: int, exc: Exception) -> None:
@@ -267,13 +265,11 @@ class Inbox:
                 answer = await self.reply(row, person, answer)
             await finish(row, person, answer)
 
-    async def understand(self, row: InboundMessage, person: Person,
-                         mine: list[Numbered] | None) -> Answer:
+    async def understand(self, row: InboundMessage, person: Person) -> Answer:
         if row.raw_data.get("incomplete"):
             # Some parts of a long SMS never arrived; acting on the rest would be a guess.
             return Answer(Status.ERROR, "incomplete", "incomplete")
-        if mine is None:
-            mine = await numbered_matters(person, self.ctx.clock.now())
+        mine = await numbered_matters(person, self.ctx.clock.now())
         parsed = parse_reply(row.text, now=self.ctx.clock.now(), tz=self.ctx.tz)
         parsed = by_extension(parsed, row.raw_data)
         if isinstance(parsed, Intent) and parsed.kind is IntentKind.CONFIRM:
@@ -332,8 +328,9 @@ class Inbox:
             if not await may(person, Action.VIEW, found):
                 return code_only(found, answer)
         else:
-            answer, filed = done_answer(intent, found, done), done.filed
-        return await self.about(found, mine, answer, filed)
+            answer, filed = done_answer(intent, found.code, done), done.filed
+        numbers = {n.matter.id: n.number for n in mine}
+        return await self.about(found, numbers.get(found.id), answer, filed)
 
     async def resolve(
         self, intent: Intent, person: Person, mine: list[Numbered]
@@ -423,16 +420,15 @@ class Inbox:
             for n in numbered[:LIST_LIMIT]
         ]
 
-    async def about(self, matter: Matter, mine: list[Numbered], answer: Answer,
+    async def about(self, matter: Matter, number: int | None, answer: Answer,
                     filed: Filed | None = None) -> Answer:
         """Name the matter in the answer: code, title, short number, next deadline; from
         what the feedback just `filed` left known, if the command filed one."""
-        numbers = {n.matter.id: n.number for n in mine}
         answer.matter = matter
         answer.context = (
             await message_context(self.ctx, matter, filed.headings if filed else None)
             | {
-                "number": numbers.get(matter.id),
+                "number": number,
                 "due": await self.next_due(matter, filed.facts if filed else None),
             }
             | answer.context
@@ -542,8 +538,8 @@ def feedback_done(intent: Intent, filed: Filed) -> Done:
                 {"text": intent.text, "not_completion": bool(intent.reading)}, filed)
 
 
-def done_answer(intent: Intent, matter: Matter, done: Done) -> Answer:
-    return Answer(Status.DONE, done.reason, f"{intent.kind.value} {matter.code}",
+def done_answer(intent: Intent, code: str, done: Done) -> Answer:
+    return Answer(Status.DONE, done.reason, f"{intent.kind.value} {code}",
                   context=done.extra)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -36,14 +36,36 @@ class Numbered:
     number: int
 
 
+@dataclass(frozen=True)
+class Number:
+    """A person's short number for one of their open matters (the matter not read whole:
+    the reply worker numbers every open matter of fifty people a batch)."""
+
+    matter_id: int
+    code: str
+    number: int
+
+
+class OpenMatter(NamedTuple):
+    """The columns of an open matter that numbering and the permission to answer need."""
+
+    id: int
+    code: str
+    lead_id: int
+    initiator_id: int
+
+
 async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:
     """Every open matter of the person with its short number, assigning missing ones."""
-    return (await numbered_many([person], now))[person.id]
+    numbers = (await numbers_many([person], now))[person.id]
+    matters = {m.id: m for m in await Matter.filter(id__in=[n.matter_id for n in numbers])}
+    return [Numbered(matters[n.matter_id], n.number) for n in numbers]
 
 
-async def numbered_many(people: list[Person], now: datetime) -> dict[int, list[Numbered]]:
-    """`numbered_matters` of many people (the reply worker's batch), in the same few
-    statements whatever their number; by person id."""
+async def numbers_many(people: list[Person], now: datetime) -> dict[int, list[Number]]:
+    """The short numbers of many people's open matters (the reply worker's batch),
+    assigning missing ones, in the same few statements whatever their number; by person
+    id, each person's by number."""
     people = list({p.id: p for p in people}.values())
     ids = [p.id for p in people]
     async with in_transaction():
@@ -55,47 +77,51 @@ async def numbered_many(people: list[Person], now: datetime) -> dict[int, list[N
         in_use_rows: dict[int, list[ShortNumber]] = {i: [] for i in ids}
         for row in await ShortNumber.filter(in_use(now), person_id__in=ids):
             in_use_rows[row.person_id].append(row)
-        numbered, new = {}, []
+        numbers, new = {}, []
         for person in people:
-            numbered[person.id], made = number(person, matters[person.id],
-                                               in_use_rows[person.id])
+            numbers[person.id], made = number(person, matters[person.id],
+                                              in_use_rows[person.id])
             new += made
         await ShortNumber.bulk_create(new)  # a person's first reply may number many at once
-    return numbered
+    return numbers
 
 
-def number(person: Person, matters: list[Matter], in_use_rows: list[ShortNumber]
-           ) -> tuple[list[Numbered], list[ShortNumber]]:
+def number(person: Person, matters: list[OpenMatter], in_use_rows: list[ShortNumber]
+           ) -> tuple[list[Number], list[ShortNumber]]:
     """The person's open matters numbered, by number, and the rows of new numbers."""
     open_ids = {m.id for m in matters}
     rows = {r.matter_id: r for r in in_use_rows if r.matter_id in open_ids}
     taken = {r.number for r in in_use_rows}
-    numbered, new = [], []
+    numbers, new = [], []
     for matter in matters:
         row = rows.get(matter.id)
         if row is None:
-            row = ShortNumber(person=person, matter=matter, number=lowest_free(taken))
+            row = ShortNumber(person=person, matter_id=matter.id, number=lowest_free(taken))
             new.append(row)
             taken.add(row.number)
-        numbered.append(Numbered(matter, row.number))
-    return sorted(numbered, key=lambda n: n.number), new
+        numbers.append(Number(matter.id, matter.code, row.number))
+    return sorted(numbers, key=lambda n: n.number), new
 
 
-async def responsible_open_matters(people: list[Person]) -> dict[int, list[Matter]]:
+async def responsible_open_matters(people: list[Person]) -> dict[int, list[OpenMatter]]:
     """The open matters each person may report on, in the order they were assigned; by
     person id."""
     units = sorted({p.unit_id for p in people})
-    candidates = await Matter.filter(
+    candidates = [OpenMatter(*row[:4]) for row in await Matter.filter(
         Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
-    ).distinct().order_by("assigned_at", "id")
+    ).distinct().order_by("assigned_at", "id").values_list(
+        "id", "code", "lead_id", "initiator_id", "assigned_at")]
     responsible = await responsible_units(candidates)
     found = {}
     for person in people:
         theirs = [m for m in candidates if person.unit_id in responsible[m.id]]
         # Each is led or cooperated on by the person's unit, so whether the person may
         # answer is the same for all of them (active, a reporting role): asked once.
-        allowed = theirs and await may(person, Action.ANSWER, theirs[0],
-                                       responsible=responsible[theirs[0].id])
+        first = theirs[0] if theirs else None
+        allowed = first and await may(
+            person, Action.ANSWER, Matter(id=first.id, code=first.code, lead_id=first.lead_id,
+                                          initiator_id=first.initiator_id),
+            responsible=responsible[first.id])
         found[person.id] = theirs if allowed else []
     return found
 

@@ -17,8 +17,10 @@ its own notion of "supervisor". The rules (measures art. 10-18, R1, R16, R29, R3
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from tortoise.expressions import Q, Subquery
 
@@ -116,7 +118,14 @@ async def responsible_unit_ids(matter: Matter) -> set[int]:
     return (await responsible_units([matter]))[matter.id]
 
 
-async def responsible_units(matters: list[Matter]) -> dict[int, set[int]]:
+class MatterUnits(Protocol):
+    """A matter as far as its units go (a model, or the columns a caller read)."""
+
+    id: int
+    lead_id: int
+
+
+async def responsible_units(matters: Sequence[MatterUnits]) -> dict[int, set[int]]:
     """Each matter's lead and cooperating units, in one query."""
     found = {m.id: {m.lead_id} for m in matters}
     for matter_id, unit_id in await Matter.filter(id__in=list(found)).values_list(
