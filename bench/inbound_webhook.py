@@ -3,7 +3,7 @@ reply a request), the latency at a fixed 200 replies/s, the reply worker's rate 
 from a reply's arrival to its answer being sent, on PostgreSQL.
 
     .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick] [--split]
-        [--reply-workers 3] [--pool 20]
+        [--reply-workers 1] [--pool 20]
 
 Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
 matter. The webhook stores it raw and acknowledges; the reply worker of the same `duban serve`
@@ -265,8 +265,9 @@ def main() -> None:
     parser.add_argument("--matters", type=int, default=500)
     parser.add_argument("--split", action="store_true",
                         help="a store-only webhook instance and a reply-worker instance")
-    parser.add_argument("--reply-workers", type=int, default=3,
-                        help="senders the worker takes at once (the setting reply_workers)")
+    parser.add_argument("--reply-workers", type=int, default=1,
+                        help="batches the worker processes at once (the setting reply_workers; "
+                             "duban's default, 1)")
     parser.add_argument("--pool", type=int, default=None,
                         help="database connections an instance (default: duban's, 20)")
     args = parser.parse_args()

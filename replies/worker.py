@@ -22,10 +22,10 @@ from replies.store import Status
 
 log = logging.getLogger("duban.replies")
 
-# Batches processed at once: each holds a database connection while it is processed, and
-# the pool is shared with the webhooks, the dispatcher and the clock. Two let the database
-# work on one while this process works on the other.
-PARALLEL = 2
+# Batches processed at once (the setting `reply_workers`). One keeps a core busy: while it
+# waits for the database, the dispatcher and the webhooks of the same process run. More
+# measured slower on two cores (bench/inbound_webhook.py): their work only interleaves.
+PARALLEL = 1
 # Senders a batch: enough that its statements cost little per message, few enough that
 # its transaction (and the matters it locks) is short.
 BATCH = 50

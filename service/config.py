@@ -96,9 +96,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     poll_seconds: float = Field(default=5.0, gt=0)
     claim_seconds: float = Field(default=60.0, gt=0)
-    # Senders whose stored replies this instance processes at once; 0: it only stores and
-    # acknowledges (a webhook-facing instance, with the replies left to other instances).
-    reply_workers: int = Field(default=2, ge=0, le=64)
+    # Batches of stored replies (up to 50 senders each) this instance processes at once; 0:
+    # it only stores and acknowledges (a webhook-facing instance; other instances answer).
+    reply_workers: int = Field(default=1, ge=0, le=64)
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
     boards: dict[Board, BoardOverride] = Field(default_factory=dict)
     sms: SmsSettings = Field(default_factory=SmsSettings)
