@@ -395,7 +395,11 @@ def chase(state: NodeState, active: datetime, bp: BoardPolicy) -> list[Action]:
                               Audience.OPERATORS, node.key, node.reason, deadline=node.due))
     start = max(node.due, active)
     episode = f"{node.key}@{int(start.timestamp())}"
-    actions += LADDERS[node.ladder](node, start, episode, bp)
+    # Every rung of a ladder is at its start or later: a node satisfied by then (on time,
+    # as most are) would have them all cut below, so they are not made (a matter's plan
+    # walks every node it has had, at each of its feedbacks).
+    if until is None or until > start:
+        actions += LADDERS[node.ladder](node, start, episode, bp)
     return [revised(a, valid_until=until, not_before=active)
             for a in actions if until is None or a.at < until]
 

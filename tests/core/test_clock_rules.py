@@ -22,6 +22,7 @@ from scheduler.calendar import (
 from scheduler.clock import SHANGHAI
 from scheduler.policy import Board, Policy, QuietHours, default_policies
 from scheduler.rules import (
+    LADDERS,
     Action,
     Audience,
     Effect,
@@ -893,3 +894,15 @@ def test_r7_r16_satisfy_gives_each_report_to_the_earliest_open_node(nodes, repor
                     None if back is None else base + timedelta(hours=at + back))
              for at, ack, back in reports]
     assert satisfy(made, filed) == satisfy_by_definition(made, filed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ladder=st.sampled_from(sorted(LADDERS)), board=st.sampled_from(list(Board)),
+       hours=st.integers(min_value=0, max_value=24 * 400), minute=st.sampled_from([0, 1, 30]))
+def test_r11_r25_every_rung_of_a_ladder_is_at_its_start_or_later(ladder, board, hours, minute):
+    """`chase` leaves out the ladder of a node satisfied by its start, which is right only
+    if no rung of any ladder comes before the start."""
+    start = datetime(2026, 1, 1, tzinfo=SHANGHAI) + timedelta(hours=hours, minutes=minute)
+    node = Node("1d", start, start - timedelta(days=1), ladder)
+    bp = default_policies()[board]
+    assert all(a.at >= start for a in LADDERS[ladder](node, start, "e", bp))
