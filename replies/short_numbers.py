@@ -24,7 +24,7 @@ from models import Matter, Person, ShortNumber
 from replies.parser import Intent, Parsed
 from scheduler.clock import Clock
 from sms_gateway.text import to_e164
-from workflow.permissions import Action, may, responsible_units
+from workflow.permissions import Action, may
 from workflow.states import FINISHED, OPEN
 
 QUARANTINE = timedelta(hours=72)
@@ -107,14 +107,23 @@ async def responsible_open_matters(people: list[Person]) -> dict[int, list[OpenM
     """The open matters each person may report on, in the order they were assigned; by
     person id."""
     units = sorted({p.unit_id for p in people})
-    candidates = [OpenMatter(*row[:4]) for row in await Matter.filter(
-        Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
-    ).distinct().order_by("assigned_at", "id").values_list(
-        "id", "code", "lead_id", "initiator_id", "assigned_at")]
-    responsible = await responsible_units(candidates)
+    candidates: dict[int, OpenMatter] = {}
+    responsible: dict[int, set[int]] = {}  # lead and cooperating units (those of `units`, at least)
+    for *columns, cooperating in await Matter.filter(
+            Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
+    ).order_by("assigned_at", "id").values_list(
+            "id", "code", "lead_id", "initiator_id", "cooperating__id"):
+        matter = candidates.setdefault(columns[0], OpenMatter(*columns))
+        units_of = responsible.setdefault(matter.id, {matter.lead_id})
+        if cooperating is not None:
+            units_of.add(cooperating)
+    by_unit: dict[int, list[OpenMatter]] = {u: [] for u in units}
+    for matter in candidates.values():  # in the order they were assigned
+        for unit in responsible[matter.id] & by_unit.keys():
+            by_unit[unit].append(matter)
     found = {}
     for person in people:
-        theirs = [m for m in candidates if person.unit_id in responsible[m.id]]
+        theirs = by_unit[person.unit_id]
         # Each is led or cooperated on by the person's unit, so whether the person may
         # answer is the same for all of them (active, a reporting role): asked once.
         first = theirs[0] if theirs else None
