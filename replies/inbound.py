@@ -17,7 +17,10 @@
 7. The row records the outcome.
 
 Steps 2-7 run in one transaction: a change, its answer and the row's status commit together
-or not at all. If they fail, the row is marked `error` and the sender told to resend.
+or not at all. If they fail, the row is marked `error` and the sender told to resend. The
+reply worker runs them for a batch of senders at once (`replies.batch`): the plain receipts
+and progress reports together, the other messages one by one in savepoints of the batch's
+transaction, so that a failure still fails only its own message.
 """
 
 from __future__ import annotations
@@ -122,9 +125,9 @@ class Done:
     filed: Filed | None = None
 
 
-# A matter command makes one workflow call and names its answer.
 Answered = tuple[InboundMessage, Person | None, Answer]  # a message, its sender, its answer
 
+# A matter command makes one workflow call and names its answer.
 MatterCommand = Callable[[Context, Intent, Matter, Person, str], Awaitable[Done]]
 
 
@@ -166,7 +169,7 @@ class Inbox:
     async def receipt(self, receipt: Receipt) -> None:
         await apply_receipt(receipt, self.ctx.clock.now())
 
-    # --- one message ----------------------------------------------------------------------
+    # --- processing: a batch, one sender, one message --------------------------------------
 
     async def drain_batch(self, limit: int) -> int:
         """The oldest waiting message of up to `limit` senders, processed in one
