@@ -5,18 +5,23 @@ statements whatever its size, and a bad message in it must fail only itself."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 
+import pytest
 from tortoise import Tortoise
+from tortoise.transactions import in_transaction
 
 import replies.batch
 from dispatch.channel import InboundText
+from dispatch.wakeup import is_postgres
 from models import InboundMessage
 from replies.inbound import Inbox
 from replies.store import Status
 from scheduler.clock import SHANGHAI, VirtualClock
 from tests.conftest import truncate_all
+from tests.dispatch.support import pg_dsn
 from tests.inbound.conftest import (
     OPERATOR,
     OPERATOR_B,
@@ -172,3 +177,30 @@ async def test_issue10_a_message_that_breaks_the_batch_fails_alone(db, monkeypat
     assert rows["up-0"].outcome == "acknowledge D1"
     assert rows["up-6"].outcome == "progress D3"  # the broken one's sender, next message
     assert not await InboundMessage.filter(status=Status.RECEIVED).exists()
+
+
+async def test_issue10_a_batch_leaves_a_sender_another_worker_is_on(db):
+    """PostgreSQL: while another instance holds a sender's advisory lock (it is processing
+    their previous message), a batch takes every other sender's message and not theirs;
+    once it lets go, the next batch takes it."""
+    if not is_postgres():
+        pytest.skip("advisory locks: PostgreSQL only")
+    import asyncpg
+
+    await setup()
+    first = {r.sender: r for r in reversed(await InboundMessage.all().order_by("id"))}
+    busy = first[f"+86{OPERATOR}"]
+    other = await asyncpg.connect(pg_dsn(db), timeout=10)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                replies.batch.sender_key(busy.channel, busy.sender))
+            async with in_transaction():
+                claimed = await asyncio.wait_for(replies.batch.claim_batch(50), timeout=10)
+    finally:
+        await other.close()
+    assert busy.id not in [r.id for r in claimed]
+    assert sorted(r.id for r in claimed) == sorted(
+        r.id for s, r in first.items() if s != busy.sender)
+    async with in_transaction():
+        assert busy.id in [r.id for r in await replies.batch.claim_batch(50)]
