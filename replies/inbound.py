@@ -669,7 +669,7 @@ async def finish_many(answered: list[Answered]) -> None:
                         person.id if person else None,
                         answer.matter.id if answer.matter else None)
                        for row, person, answer in answered],
-                      integers=("id", "person_id", "matter_id"))
+                      types={"id": "integer", "person_id": "integer", "matter_id": "integer"})
     for row, _, answer in answered:
         metrics.INBOUND.labels(row.channel, answer.status.value).inc()
 

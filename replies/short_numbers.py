@@ -24,7 +24,7 @@ from models import Matter, Person, ShortNumber
 from replies.parser import Intent, Parsed
 from scheduler.clock import Clock
 from sms_gateway.text import to_e164
-from workflow.permissions import Action, may
+from workflow.permissions import may_answer
 from workflow.states import FINISHED, OPEN
 
 QUARANTINE = timedelta(hours=72)
@@ -52,7 +52,6 @@ class OpenMatter(NamedTuple):
     id: int
     code: str
     lead_id: int
-    initiator_id: int
 
 
 async def numbered_matters(person: Person, now: datetime) -> list[Numbered]:
@@ -112,7 +111,7 @@ async def responsible_open_matters(people: list[Person]) -> dict[int, list[OpenM
     for *columns, cooperating in await Matter.filter(
             Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
     ).order_by("assigned_at", "id").values_list(
-            "id", "code", "lead_id", "initiator_id", "cooperating__id"):
+            "id", "code", "lead_id", "cooperating__id"):
         matter = candidates.setdefault(columns[0], OpenMatter(*columns))
         units_of = responsible.setdefault(matter.id, {matter.lead_id})
         if cooperating is not None:
@@ -126,11 +125,7 @@ async def responsible_open_matters(people: list[Person]) -> dict[int, list[OpenM
         theirs = by_unit[person.unit_id]
         # Each is led or cooperated on by the person's unit, so whether the person may
         # answer is the same for all of them (active, a reporting role): asked once.
-        first = theirs[0] if theirs else None
-        allowed = first and await may(
-            person, Action.ANSWER, Matter(id=first.id, code=first.code, lead_id=first.lead_id,
-                                          initiator_id=first.initiator_id),
-            responsible=responsible[first.id])
+        allowed = theirs and may_answer(person, responsible[theirs[0].id])
         found[person.id] = theirs if allowed else []
     return found
 

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from dispatch.outbox import parameters, placeholders
+from dispatch.wakeup import is_postgres
 
 MAX_PARAMETERS = 30000  # asyncpg allows 32767 per statement, SQLite 32766
 
@@ -40,16 +41,18 @@ async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequenc
 
 
 async def update_many(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                      integers: Sequence[str] = ()) -> None:
+                      types: dict[str, str]) -> None:
     """Set each row's values of `columns[1:]` where `columns[0]` (the key) is its first
     value, in one statement a chunk: the rows' values differ, so the UPDATE joins a VALUES
-    list. `integers`: columns to cast (PostgreSQL types an untyped parameter as text)."""
+    list. `types`: the PostgreSQL types of the columns that are not text (it types an
+    untyped parameter as text); SQLite takes the values as they are."""
     per_statement = max(1, MAX_PARAMETERS // len(columns))
+    typed = types if is_postgres() else {}
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
         marks = iter(parameters(len(chunk) * len(columns)))
         values = ", ".join("(" + ", ".join(
-            f"CAST({next(marks)} AS INTEGER)" if column in integers else next(marks)
+            f"CAST({next(marks)} AS {typed[column]})" if column in typed else next(marks)
             for column in columns) + ")" for _ in chunk)
         key, *rest = columns
         sql = (f"WITH v ({', '.join(columns)}) AS (VALUES {values}) UPDATE {table} SET "

@@ -35,10 +35,11 @@ from models import (
     Unit,
     YearEndList,
 )
+from scheduler.clock import as_utc
 from scheduler.policy import BOARD_NAMES, Board, BoardPolicy
 from scheduler.rules import Action, Effect, Kind, MatterFacts, board_policy, plan, year_end_lists
 from workflow import recipients
-from workflow.bulk import insert_new
+from workflow.bulk import insert_new, update_many
 from workflow.context import Context
 from workflow.delivery import deliver, letters, write_letters
 from workflow.facts import many_facts, matter_policy
@@ -105,8 +106,9 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool,
             "id").select_for_update(skip_locked=skip_locked, no_key=True)
         work = await planned(ctx, matters, now, facts or await many_facts(matters))
         wrote = await carry_out(ctx, work, now)
-        if matters:
-            await Matter.bulk_update(matters, ["next_action_at"], batch_size=BATCH)
+        await update_many("matter", ("id", "next_action_at"),
+                          [(m.id, as_utc(m.next_action_at)) for m in matters],
+                          types={"id": "integer", "next_action_at": "timestamptz"})
     if wrote:  # again after the commit: SQLite has no NOTIFY to wake this process's loop then
         await announce()
     return sum(len(due) for _, _, due in work)

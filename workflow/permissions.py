@@ -93,8 +93,7 @@ async def _on_matter(person: Person, action: Action, matter: Matter, responsible
         seen = person.unit_id == matter.initiator_id or person.unit_id in responsible
         return ALLOWED if seen else Verdict(False, "not_your_unit")
     if action is Action.ANSWER:
-        answers = person.unit_id in responsible and person.role in REPORTING_ROLES
-        return ALLOWED if answers else Verdict(False, "not_your_matter")
+        return may_answer(person, responsible)
     if person.unit_id != matter.initiator_id or person.role not in SUPERVISING_ROLES:
         return Verdict(False, "not_supervisor")
     if person.unit_id in responsible:
@@ -102,6 +101,15 @@ async def _on_matter(person: Person, action: Action, matter: Matter, responsible
     if action is Action.APPROVE and not await is_approver(person, matter):
         return Verdict(False, "not_approver")
     return ALLOWED
+
+
+def may_answer(person: Person, responsible: set[int]) -> Verdict:
+    """ANSWER on a matter whose lead and cooperating units are `responsible`: `may`'s rule,
+    for a caller that asks it of many matters without reading them (the reply batch)."""
+    if not person.active:
+        return Verdict(False, "inactive")
+    answers = person.unit_id in responsible and person.role in REPORTING_ROLES
+    return ALLOWED if answers else Verdict(False, "not_your_matter")
 
 
 async def is_approver(person: Person, matter: Matter) -> bool:

@@ -12,8 +12,10 @@ from typing import Any
 from dispatch.pacing import paced
 from dispatch.wakeup import is_postgres
 from models import Matter, Node, Person
+from scheduler.clock import as_utc
 from scheduler.rules import Audience, Kind, MatterFacts, node_states
 from workflow import recipients
+from workflow.bulk import update_many
 from workflow.chase import Headings, load_headings, message_context
 from workflow.context import Context
 from workflow.delivery import letters, write_letters
@@ -92,8 +94,10 @@ async def refresh_many_nodes(ctx: Context, matters: list[Matter],
             if state.satisfied_at == now and before != now:
                 fresh[matter.id] = row
     await Node.bulk_create(made)
-    if changed:
-        await Node.bulk_update(changed, ["satisfied_at", "due_at"])
+    await update_many("node", ("id", "satisfied_at", "due_at"), [
+        (row.id, row.satisfied_at and as_utc(row.satisfied_at), as_utc(row.due_at))
+        for row in changed],
+        types={"id": "integer", "satisfied_at": "timestamptz", "due_at": "timestamptz"})
     return fresh
 
 
