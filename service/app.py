@@ -25,7 +25,7 @@ from dispatch.render import Renderer
 from dispatch.shared_limits import SharedRateLimiter
 from scheduler.clock import Clock
 from service.config import ConfigError, Settings, check_serving
-from service.db import close_database, open_database
+from service.db import close_database, open_database, pool_room_warning
 from service.health import health
 from sms_gateway.dev import DevChannel, dev_sms_routes
 from sms_gateway.text import count_segments
@@ -206,6 +206,8 @@ def build_app(service: Service) -> web.Application:
 async def serve(settings: Settings) -> None:
     service = build_service(settings)  # a bad channel setting stops us before the database
     await open_database(settings.database_url)
+    if crowded := await pool_room_warning():
+        log.warning("%s", crowded)
     runner, console = await listen(service)
     await on_start(service.ctx)  # not a replan: a restart must not hold up sending
     for channel in service.channels.values():

@@ -46,6 +46,31 @@ def with_pool_size(database_url: str) -> str:
                                                                f"maxsize={POOL_SIZE}")))))
 
 
+async def pool_room_warning() -> str | None:
+    """PostgreSQL: what to say when this instance's pool may take more connections than the
+    server has free now (its `max_connections`, less the reserved ones and those other
+    connections hold); None when it fits, and on SQLite. Instances × pool must stay under
+    `max_connections`: an instance that cannot get a connection holds its webhooks up."""
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect != "postgres":
+        return None
+    [row] = await connection.execute_query_dict(
+        "SELECT current_setting('max_connections')::int AS most, "
+        "current_setting('superuser_reserved_connections')::int AS reserved, "
+        "(SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend')::int AS taken")
+    return pool_room(connection.pool_maxsize, row["most"], row["reserved"], row["taken"])
+
+
+def pool_room(pool: int, most: int, reserved: int, taken: int) -> str | None:
+    free = most - reserved - taken
+    if pool <= free:
+        return None
+    return (f"the database pool may open {pool} connections, but PostgreSQL has {free} free "
+            f"(max_connections {most}, {reserved} reserved, {taken} taken by others): "
+            "lower ?maxsize= in database_url, or raise max_connections")
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or created; the message says which and why."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from tortoise import Tortoise
 
-from service.db import POOL_SIZE, tortoise_config, with_pool_size
+from service.db import POOL_SIZE, pool_room, pool_room_warning, tortoise_config, with_pool_size
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -27,3 +27,30 @@ async def test_issue10_the_running_instance_has_that_pool(database):
     if connection.capabilities.dialect != "postgres" or "maxsize" in database:
         pytest.skip("a PostgreSQL URL that leaves the pool size to duban")
     assert connection.pool_maxsize == POOL_SIZE
+
+
+@pytest.mark.parametrize("pool, most, reserved, taken, fits", [
+    (20, 100, 3, 10, True),
+    (20, 100, 3, 77, True),  # exactly the 20 that are free
+    (20, 100, 3, 78, False),  # four instances of 20 and a few tools: one too many
+    (5, 10, 3, 3, False),
+])
+def test_issue10_the_pool_is_checked_against_the_free_connections(pool, most, reserved,
+                                                                    taken, fits):
+    warning = pool_room(pool, most, reserved, taken)
+    assert (warning is None) == fits
+    if warning:
+        assert f"{most - reserved - taken} free" in warning and "maxsize" in warning
+
+
+async def test_issue10_serve_warns_when_its_pool_is_more_than_the_server_has_free(
+        database, monkeypatch):
+    """`duban serve` asks the server at start (PostgreSQL): this run's pool fits; one of
+    10,000 connections would not, and the warning says how many are free."""
+    connection = Tortoise.get_connection("default")
+    if connection.capabilities.dialect != "postgres":
+        assert await pool_room_warning() is None  # SQLite has no pool to size
+        return
+    assert await pool_room_warning() is None
+    monkeypatch.setattr(connection, "pool_maxsize", 10_000)
+    assert "max_connections" in await pool_room_warning()
