@@ -87,24 +87,33 @@ def plainly_named(intent: Intent, numbers: list[Number]) -> Number | None:
 
 async def claim_batch(limit: int) -> list[InboundMessage]:
     """The oldest waiting message of up to `limit` senders, longest-waiting first, locked
-    for this transaction. On PostgreSQL only senders no other worker is on (the advisory
-    lock `claim_next` takes, for this transaction), and their rows locked."""
+    for this transaction: only senders no other worker is on (`lock_senders`), and on
+    PostgreSQL their rows locked."""
     firsts = await (InboundMessage.filter(status=Status.RECEIVED)
                     .annotate(first=Min("id")).group_by("channel", "sender")
                     .order_by("first").limit(limit).values_list("channel", "sender", "first"))
     if not firsts:
         return []
-    ids = [first for _, _, first in firsts]
-    if is_postgres():
-        keys = [sender_key(channel, sender) for channel, sender, _ in firsts]
-        held = await Tortoise.get_connection("default").execute_query_dict(
-            "SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) "
-            "WHERE pg_try_advisory_xact_lock(hashtextextended(key, 0))", [keys])
-        ids = [ids[r["n"] - 1] for r in held]
+    held = await lock_senders([(channel, sender) for channel, sender, _ in firsts])
+    ids = [first for (_, _, first), mine in zip(firsts, held, strict=True) if mine]
     query = InboundMessage.filter(id__in=ids, status=Status.RECEIVED).order_by("id")
     return await (query.select_for_update() if is_postgres() else query)
 
 
+async def lock_senders(senders: list[tuple[str, str]]) -> list[bool]:
+    """Try each (channel, sender)'s advisory lock for this transaction, in one statement;
+    whether each is now this transaction's: one sender's messages are processed one at a
+    time, across workers and instances. SQLite runs one transaction at a time: all are."""
+    if not is_postgres():
+        return [True] * len(senders)
+    held = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) "
+        "WHERE pg_try_advisory_xact_lock(hashtextextended(key, 0))",
+        [[sender_key(channel, sender) for channel, sender in senders]])
+    numbers = {r["n"] for r in held}
+    return [n in numbers for n in range(1, len(senders) + 1)]
+
+
 def sender_key(channel: str, sender: str) -> str:
-    """The advisory lock's key: one sender's messages are processed one at a time."""
+    """The advisory lock's key."""
     return f"inbound:{channel}:{sender}"

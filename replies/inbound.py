@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from dispatch import metrics
@@ -51,7 +50,7 @@ from models import (
     MatterState,
     Person,
 )
-from replies.batch import claim_batch, sender_key, sort_out
+from replies.batch import claim_batch, lock_senders, sort_out
 from replies.parser import Intent, IntentKind, ParseError, Question, parse_reply
 from replies.short_numbers import (
     Numbered,
@@ -638,12 +637,8 @@ async def claim_next(channel: str, sender: str) -> InboundMessage | None:
     theirs: on PostgreSQL a transaction-scoped advisory lock on the sender keeps their
     messages one at a time and in order across workers and instances (SQLite runs one
     transaction at a time anyway)."""
-    if is_postgres():
-        held = await Tortoise.get_connection("default").execute_query_dict(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS held",
-            [sender_key(channel, sender)])
-        if not held[0]["held"]:
-            return None
+    if not (await lock_senders([(channel, sender)]))[0]:
+        return None
     query = InboundMessage.filter(channel=channel, sender=sender, status=Status.RECEIVED)
     if is_postgres():
         query = query.select_for_update()
@@ -692,27 +687,29 @@ ADDRESS_FIELDS = {"sms": "phone", "telegram": "telegram_chat_id", "wecom": "weco
 
 
 async def identify(channel: str, sender: str) -> Person | None:
-    address = reply_address(channel, sender)
-    if address is None:
-        return None
-    field = ADDRESS_FIELDS[channel]
-    return await Person.get_or_none(**{field: person_address(channel, address)}, active=True)
+    return (await identify_senders([(channel, sender)]))[0]
 
 
 async def identify_many(rows: list[InboundMessage]) -> dict[int, Person | None]:
-    """Each row's sender (by row id): one query a channel."""
-    found: dict[int, Person | None] = {row.id: None for row in rows}
-    addresses: dict[str, dict[Any, list[int]]] = {}
-    for row in rows:
-        address = reply_address(row.channel, row.sender)
+    """Each row's sender, by row id."""
+    people = await identify_senders([(row.channel, row.sender) for row in rows])
+    return {row.id: person for row, person in zip(rows, people, strict=True)}
+
+
+async def identify_senders(senders: list[tuple[str, str]]) -> list[Person | None]:
+    """The active person behind each (channel, sender), if any: one query a channel."""
+    found: list[Person | None] = [None] * len(senders)
+    wanted: dict[str, dict[Any, list[int]]] = {}  # channel -> address -> indexes
+    for index, (channel, sender) in enumerate(senders):
+        address = reply_address(channel, sender)
         if address is not None:
-            key = person_address(row.channel, address)
-            addresses.setdefault(row.channel, {}).setdefault(key, []).append(row.id)
-    for channel, wanted in addresses.items():
+            key = person_address(channel, address)
+            wanted.setdefault(channel, {}).setdefault(key, []).append(index)
+    for channel, addresses in wanted.items():
         field = ADDRESS_FIELDS[channel]
-        for person in await Person.filter(**{f"{field}__in": list(wanted)}, active=True):
-            for row_id in wanted.get(getattr(person, field), []):
-                found[row_id] = person
+        for person in await Person.filter(**{f"{field}__in": list(addresses)}, active=True):
+            for index in addresses.get(getattr(person, field), []):
+                found[index] = person
     return found
 
 

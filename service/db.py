@@ -13,6 +13,7 @@ from tortoise.backends.base.client import TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.migrations.api import migrate as run_migrations
 
+from dispatch.wakeup import is_postgres
 from service import inline_sqlite
 
 APP = "models"
@@ -51,9 +52,9 @@ async def pool_room_warning() -> str | None:
     server has free now (its `max_connections`, less the reserved ones and those other
     connections hold); None when it fits, and on SQLite. Instances × pool must stay under
     `max_connections`: an instance that cannot get a connection holds its webhooks up."""
-    connection = Tortoise.get_connection("default")
-    if connection.capabilities.dialect != "postgres":
+    if not is_postgres():
         return None
+    connection = Tortoise.get_connection("default")
     [row] = await connection.execute_query_dict(
         "SELECT current_setting('max_connections')::int AS most, "
         "current_setting('superuser_reserved_connections')::int AS reserved, "
