@@ -209,6 +209,60 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+class CpuMeter:
+    """CPU seconds used by `duban serve` processes, by the PostgreSQL server (every
+    `postgres` process on the machine: the benches run it on loopback) and by this bench
+    process (its load clients and fake peers), between `start` and `stop`: what a figure
+    cost, beside the machine's cores, the ceiling a figure meets on this machine."""
+
+    def __init__(self, serve_pids: list[int]) -> None:
+        self.serve_pids = serve_pids
+        self.used: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.started, self.began = self.read(), time.perf_counter()
+
+    def stop(self) -> None:
+        self.used = {k: v - self.started.get(k, 0.0) for k, v in self.read().items()}
+        self.seconds = time.perf_counter() - self.began
+
+    def read(self) -> dict[str, float]:
+        return {"serve": sum(cpu_seconds(p) for p in self.serve_pids),
+                "postgres": sum(cpu_seconds(p) for p in processes_named("postgres")),
+                "bench": cpu_seconds(os.getpid())}
+
+    def per_item(self, count: int) -> str:
+        """Milliseconds of CPU an item, by process, and what the machine's cores allow at
+        that cost."""
+        total = sum(self.used.values())
+        if not count or not total:
+            return "no CPU measured"
+        parts = ", ".join(f"{k} {v / count * 1000:.2f}" for k, v in self.used.items())
+        cores = os.cpu_count() or 1
+        return (f"CPU ms an item: {parts}; all {total / count * 1000:.2f} ms, so {cores} cores "
+                f"allow at most {cores * count / total:,.0f}/s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processes_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == name:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 async def wait_ready(base: str) -> None:
     """Until the `duban serve` at `base` answers /healthz (up to 20 s)."""
     from aiohttp import ClientSession

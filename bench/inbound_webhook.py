@@ -2,8 +2,8 @@
 reply a request), the latency at a fixed 200 replies/s, the reply worker's rate and the time
 from a reply's arrival to its answer being sent, on PostgreSQL.
 
-    .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick] [--split]
-        [--reply-workers 1] [--pool 20]
+    .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick]
+        [--worker-instances 0] [--reply-workers 1] [--pool 20]
 
 Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
 matter. The webhook stores it raw and acknowledges; the reply worker of the same `duban serve`
@@ -38,6 +38,7 @@ import asyncpg  # noqa: E402
 from aiohttp import ClientSession  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    CpuMeter,
     arguments,
     dsn,
     fake_http_provider,
@@ -200,7 +201,7 @@ async def answer_delays(url: str, after_id: int) -> list[float]:
         await conn.close()
 
 
-async def run(matters: int, seconds: float, clients: int, split: bool, reply_workers: int,
+async def run(matters: int, seconds: float, clients: int, instances: int, reply_workers: int,
               pool: int | None) -> None:
     url = await fresh_database("bench_f_inbound")
     pairs = await seed(url, matters, units=min(50, matters))
@@ -217,28 +218,34 @@ async def run(matters: int, seconds: float, clients: int, split: bool, reply_wor
               "DUBAN_SMS__ALIYUN__CALLBACK_TOKEN": TOKEN}
     database = f"{url}?maxsize={pool}" if pool else url
     serve = start_serve(database, 1, log=log, DUBAN_PORT=str(port),
-                        DUBAN_REPLY_WORKERS="0" if split else str(reply_workers), **aliyun)
-    # --split: the webhooks' instance only stores and acknowledges; a second instance on the
-    # same database parses, applies and answers (`reply_workers`), on the other core.
-    worker = start_serve(database, 1, log=log.with_suffix(".worker.log"),
-                         DUBAN_INSTANCE="bench-worker", DUBAN_REPLY_WORKERS=str(reply_workers),
-                         **aliyun) if split else None
+                        DUBAN_REPLY_WORKERS="0" if instances else str(reply_workers), **aliyun)
+    # --worker-instances N: the webhooks' instance only stores and acknowledges; N more
+    # instances on the same database parse, apply and answer (`reply_workers` each), and
+    # send, on the other core(s): how duban scales out.
+    workers = [start_serve(database, 1, log=log.with_suffix(f".worker{n}.log"),
+                           DUBAN_INSTANCE=f"bench-worker-{n}",
+                           DUBAN_REPLY_WORKERS=str(reply_workers), **aliyun)
+               for n in range(instances)]
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_ready(base)
         ceiling, _ = await closed_loop(base, "wrong-token-0123456789", replies, seconds, clients)
         rate, busy = await closed_loop(base, TOKEN, replies, seconds, clients)
+        meter = CpuMeter([serve.pid] + [worker.pid for worker in workers])
+        meter.start()
         processed, left = await worker_rate(url, 10 * seconds)
+        meter.stop()
         await clear_backlog(url)
         steady, delays = await delays_at(url, base, replies, seconds, 200.0)
         kept_up = max(1.0, processed / 2)
         _, light = await delays_at(url, base, replies, seconds, kept_up)
     finally:
         stop(serve)
-        if worker:
+        for worker in workers:
             stop(worker)
         await fake.cleanup()
-    shape = "two instances (store-only + worker)" if split else "one instance"
+    shape = (f"a store-only instance + {instances} worker instance(s)" if instances
+             else "one instance")
     shape += f", reply_workers {reply_workers}, pool {pool or 'default'}"
     print(f"{matters} matters, {shape}; {clients} clients back to back for {seconds:.0f} s:")
     print(f"  (a) webhook, replies stored and acknowledged: {rate:,.0f} replies/s "
@@ -249,6 +256,8 @@ async def run(matters: int, seconds: float, clients: int, split: bool, reply_wor
           f"p99 {p(steady, 99):.0f} ms (goal p99 < 50 ms)")
     print(f"  (c) reply worker, parsed, applied and answered: {processed:,.0f} replies/s "
           f"(goal >= 1,000/s; c/a = {processed / rate:.0%}; {left} left after the limit)")
+    print(f"      {meter.per_item(round(processed * meter.seconds))} (serve: the worker and the "
+          f"dispatcher sending its answers; bench: the fake provider taking them)")
     for label, found in (("the replies of (b)", delays),
                          (f"replies at {kept_up:,.0f}/s (half of c)", light)):
         if found:
@@ -263,8 +272,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--matters", type=int, default=500)
-    parser.add_argument("--split", action="store_true",
-                        help="a store-only webhook instance and a reply-worker instance")
+    parser.add_argument("--worker-instances", type=int, default=0,
+                        help="a store-only webhook instance and this many reply-worker "
+                             "instances (0: one instance does everything)")
     parser.add_argument("--reply-workers", type=int, default=1,
                         help="batches the worker processes at once (the setting reply_workers; "
                              "duban's default, 1)")
@@ -272,7 +282,7 @@ def main() -> None:
                         help="database connections an instance (default: duban's, 20)")
     args = parser.parse_args()
     seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
-    asyncio.run(run(matters, seconds, args.clients, args.split, args.reply_workers, args.pool))
+    asyncio.run(run(matters, seconds, args.clients, args.worker_instances, args.reply_workers, args.pool))
 
 
 if __name__ == "__main__":
