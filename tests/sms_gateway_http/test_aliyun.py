@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
+from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from aiohttp import web
 from pydantic import ValidationError
 
 from dispatch.channel import Channel, FailureKind, Outgoing
