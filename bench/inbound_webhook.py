@@ -3,7 +3,7 @@ reply a request), the latency at a fixed 200 replies/s, the reply worker's rate 
 from a reply's arrival to its answer being sent, on PostgreSQL.
 
     .venv/bin/python bench/inbound_webhook.py [--seconds 20] [--clients 50] [--quick]
-        [--worker-instances 0] [--reply-workers 1] [--pool 20]
+        [--units 50] [--worker-instances 0] [--reply-workers 1] [--pool 20]
 
 Each reply is a progress report (`D12 进展 …`) from the lead unit's operator of a registered
 matter. The webhook stores it raw and acknowledges; the reply worker of the same `duban serve`
@@ -201,10 +201,10 @@ async def answer_delays(url: str, after_id: int) -> list[float]:
         await conn.close()
 
 
-async def run(matters: int, seconds: float, clients: int, instances: int, reply_workers: int,
-              pool: int | None) -> None:
+async def run(matters: int, units: int, seconds: float, clients: int, instances: int,
+              reply_workers: int, pool: int | None) -> None:
     url = await fresh_database("bench_f_inbound")
-    pairs = await seed(url, matters, units=min(50, matters))
+    pairs = await seed(url, matters, units=min(units, matters))
     numbers = itertools.count(1)
     replies = ((code, phone, next(numbers)) for code, phone in itertools.cycle(pairs))
     fake, fake_port, answered = await fake_http_provider()
@@ -247,7 +247,8 @@ async def run(matters: int, seconds: float, clients: int, instances: int, reply_
     shape = (f"a store-only instance + {instances} worker instance(s)" if instances
              else "one instance")
     shape += f", reply_workers {reply_workers}, pool {pool or 'default'}"
-    print(f"{matters} matters, {shape}; {clients} clients back to back for {seconds:.0f} s:")
+    print(f"{matters} matters of {min(units, matters)} units (one operator replying each), "
+          f"{shape}; {clients} clients back to back for {seconds:.0f} s:")
     print(f"  (a) webhook, replies stored and acknowledged: {rate:,.0f} replies/s "
           f"(p50 {p(busy, 50):.0f} ms, p99 {p(busy, 99):.0f} ms; goal >= 1,000/s)")
     print(f"      ceiling, the same server refusing a wrong token: {ceiling:,.0f} requests/s "
@@ -272,6 +273,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--matters", type=int, default=500)
+    parser.add_argument("--units", type=int, default=50,
+                        help="units the matters are spread over; each unit's operator replies "
+                             "on its matters, so also the senders")
     parser.add_argument("--worker-instances", type=int, default=0,
                         help="a store-only webhook instance and this many reply-worker "
                              "instances (0: one instance does everything)")
@@ -282,7 +286,8 @@ def main() -> None:
                         help="database connections an instance (default: duban's, 20)")
     args = parser.parse_args()
     seconds, matters = (5.0, 50) if args.quick else (args.seconds, args.matters)
-    asyncio.run(run(matters, seconds, args.clients, args.worker_instances, args.reply_workers, args.pool))
+    asyncio.run(run(matters, args.units, seconds, args.clients, args.worker_instances,
+                    args.reply_workers, args.pool))
 
 
 if __name__ == "__main__":
