@@ -101,6 +101,10 @@ _TRAILING_SIGNATURE = re.compile(
     rf"(?:(?:—{{1,4}}|-{{2,4}}) ?(?:{_WHO})|\((?:{_WHO})\)|{_BRACKETED})$"
 )
 _LEADING_SIGNATURE = re.compile(_BRACKETED)
+# "D17 申请办结【不完成】": a bracket with a negation in it says something, unless it is a
+# name ("【无锡市水务局】"); dropping it as a signature would file what it denies (R27).
+_NEGATION = re.compile("[不没未无别难否]")
+_NAME = re.compile(rf"\[(?:{_WHO})\]")
 # Signatures are short; only the tail is searched so long texts stay cheap.
 _SIGNATURE_WINDOW = 64
 
@@ -163,7 +167,7 @@ def _strip_end(s: str) -> str:
         end -= 1
     s = s[:end]
     signature = _TRAILING_SIGNATURE.search(s, max(0, len(s) - _SIGNATURE_WINDOW))
-    return s[: signature.start()] if signature else s
+    return s[: signature.start()] if signature and _is_signature(signature[0]) else s
 
 
 def _strip_start(s: str) -> str:
@@ -172,7 +176,12 @@ def _strip_start(s: str) -> str:
         start += 1
     s = s[start:]
     signature = _LEADING_SIGNATURE.match(s)
-    return s[signature.end() :] if signature else s
+    return s[signature.end() :] if signature and _is_signature(signature[0]) else s
+
+
+def _is_signature(found: str) -> bool:
+    """Whether a signature-shaped tail or head is one: not a bracketed negation."""
+    return not (found.startswith("[") and _NEGATION.search(found)) or bool(_NAME.fullmatch(found))
 
 
 def _is_edge_junk(ch: str) -> bool:

@@ -195,6 +195,8 @@ _FILLER = re.compile(rf"(?:{_ACK_WORDS}|{_THANKS}|一下|{_PARTICLES})*", re.IGN
 _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECASE)
 
 _NO_SUMMARY = re.compile(r"无|没有|暂无|略|同上|空")
+# A clause that only denies ("已办结，还没有", "办结 [未]"): the reply takes itself back (R27).
+_BARE_DENIAL = re.compile(r"\[?(?:还|仍|尚|都|也)?(?:没有?|未|不是?|否)(?:呢|啊|哦|的)?\]?")
 # "进展稍后报" promises a report; it is none (no node may be satisfied by it).
 _DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
@@ -516,6 +518,8 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     text = _body_text(body)
     if not text or _NO_SUMMARY.fullmatch(text):  # "办结 无" names no work done
         return ParseError("missing_text", reply.word_text)
+    if any(_BARE_DENIAL.fullmatch(clause) for clause in re.split(f"[{re.escape(_SEP_CHARS)}]", text)):
+        return ParseError("completion_unclear", text[:20])
     if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
         text = reply.word_text + text

@@ -69,6 +69,7 @@ def test_normalize(raw, expected):
         "--小李",
         "【区住建局办公室】",
         "——住建局",
+        "【无锡市水务局】",  # a name with a negation character is still a name
     ],
 )
 def test_normalize_strips_trailing_signature(signature):
@@ -92,10 +93,21 @@ def test_normalize_strips_leading_lenticular_signature():
         "进展 完成进度85%",  # "%" survives the edge stripping
         "进展 详见[D17]",  # bracketed content without Chinese is no signature
         "进展 A-B段已完工",  # a single hyphen is no signature mark
+        "进展 第一阶段[未完成]",  # a bracketed negation says something
     ],
 )
 def test_normalize_keeps_body_endings_that_are_not_signatures(text):
     assert normalize(text) == text
+
+
+@pytest.mark.parametrize("text", ["D17申请办结D17【不完成】", "D17 办结 整改到位【未完成】",
+                                  "【没办完】D17 办结 已整改", "D17 已办结【还没有】",
+                                  "D17 已办结，还没有"])
+def test_r27_a_bracketed_negation_or_a_bare_denial_is_no_completion(text):
+    """Found by the negation property test: the bracket was dropped as an SMS signature,
+    or the denial taken for the summary, and the completion it denies was filed."""
+    assert not (isinstance(result := parse_reply(text, now=NOW), Intent)
+                and result.kind is IntentKind.COMPLETION), result
 
 
 @pytest.mark.parametrize("text", ["?", "？", "？？？", "?!", " ? ", "？（李一）"])
