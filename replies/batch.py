@@ -24,6 +24,9 @@ from workflow.context import Context
 from workflow.feedback import FeedbackDraft
 
 FEEDBACK_KINDS = (IntentKind.ACKNOWLEDGE, IntentKind.PROGRESS)
+# Senders a batch considers, in multiples of its size: the longest-waiting ones may be
+# another worker's (instances on one database).
+CANDIDATES = 4
 
 
 @dataclass
@@ -88,28 +91,35 @@ def plainly_named(intent: Intent, numbers: list[Number]) -> Number | None:
 async def claim_batch(limit: int) -> list[InboundMessage]:
     """The oldest waiting message of up to `limit` senders, longest-waiting first, locked
     for this transaction: only senders no other worker is on (`lock_senders`), and on
-    PostgreSQL their rows locked."""
+    PostgreSQL their rows locked. Several times `limit` senders are candidates: while
+    another worker holds the longest-waiting ones, this one takes the next."""
     firsts = await (InboundMessage.filter(status=Status.RECEIVED)
                     .annotate(first=Min("id")).group_by("channel", "sender")
-                    .order_by("first").limit(limit).values_list("channel", "sender", "first"))
+                    .order_by("first").limit(limit * CANDIDATES)
+                    .values_list("channel", "sender", "first"))
     if not firsts:
         return []
-    held = await lock_senders([(channel, sender) for channel, sender, _ in firsts])
+    held = await lock_senders([(channel, sender) for channel, sender, _ in firsts], limit)
     ids = [first for (_, _, first), mine in zip(firsts, held, strict=True) if mine]
     query = InboundMessage.filter(id__in=ids, status=Status.RECEIVED).order_by("id")
     return await (query.select_for_update() if is_postgres() else query)
 
 
-async def lock_senders(senders: list[tuple[str, str]]) -> list[bool]:
-    """Try each (channel, sender)'s advisory lock for this transaction, in one statement;
-    whether each is now this transaction's: one sender's messages are processed one at a
-    time, across workers and instances. SQLite runs one transaction at a time: all are."""
+async def lock_senders(senders: list[tuple[str, str]], limit: int | None = None
+                       ) -> list[bool]:
+    """Try each (channel, sender)'s advisory lock for this transaction, in order and in one
+    statement, until `limit` are held; whether each is now this transaction's: one
+    sender's messages are processed one at a time, across workers and instances. SQLite
+    runs one transaction at a time: the first `limit` are."""
+    limit = len(senders) if limit is None else limit
     if not is_postgres():
-        return [True] * len(senders)
+        return [n < limit for n in range(len(senders))]
+    # The scan of unnest is in order and LIMIT stops it: no lock is tried past the last
+    # one needed, so none is held that the batch will not use.
     held = await Tortoise.get_connection("default").execute_query_dict(
         "SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n) "
-        "WHERE pg_try_advisory_xact_lock(hashtextextended(key, 0))",
-        [[sender_key(channel, sender) for channel, sender in senders]])
+        "WHERE pg_try_advisory_xact_lock(hashtextextended(key, 0)) LIMIT $2",
+        [[sender_key(channel, sender) for channel, sender in senders], limit])
     numbers = {r["n"] for r in held}
     return [n in numbers for n in range(1, len(senders) + 1)]
 

@@ -204,3 +204,31 @@ async def test_issue10_a_batch_leaves_a_sender_another_worker_is_on(db):
         r.id for s, r in first.items() if s != busy.sender)
     async with in_transaction():
         assert busy.id in [r.id for r in await replies.batch.claim_batch(50)]
+
+
+async def test_issue10_a_second_worker_takes_the_next_senders_not_none(db):
+    """PostgreSQL, two instances: while one batch holds the longest-waiting senders, a
+    batch of another worker takes the senders after them (not an empty batch), and holds
+    no sender beyond those it claimed."""
+    if not is_postgres():
+        pytest.skip("advisory locks: PostgreSQL only")
+    import asyncpg
+
+    await build_org()
+    await many_senders(Context(clock=VirtualClock(START)), 6)
+    waiting = await InboundMessage.all().order_by("id")
+    other = await asyncpg.connect(pg_dsn(db), timeout=10)
+    try:
+        async with other.transaction():
+            for row in waiting[:2]:  # the first worker's batch of two
+                await other.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                    replies.batch.sender_key(row.channel, row.sender))
+            async with in_transaction():
+                claimed = await asyncio.wait_for(replies.batch.claim_batch(2), timeout=10)
+                held = await other.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid <> pg_backend_pid()")
+    finally:
+        await other.close()
+    assert [r.id for r in claimed] == [r.id for r in waiting[2:4]]
+    assert held == 2  # senders 3 and 4; 5 and 6 were never tried
