@@ -142,6 +142,7 @@ class Inbox:
         # No pause to gather a batch: an idle webhook stores at once, and under load the
         # replies arriving while one batch is written make the next.
         self.stored = GroupCommit(self.store_waiting, wait=0)
+        self.arrived = 0  # replies this instance has stored (the reply worker's batch size)
 
     # --- the sink -----------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ class Inbox:
     async def store_waiting(self, messages: list[InboundText]) -> list[None]:
         """A batch stored raw; the reply workers of every instance woken for it."""
         stored = await store_many(messages, self.ctx.clock.now())
+        self.arrived += len(messages)
         if any(row is not None for row in stored):
             try:
                 await announce(INBOUND_TOPIC)

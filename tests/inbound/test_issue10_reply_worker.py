@@ -19,7 +19,7 @@ from dispatch.loop import DispatchLoop
 from dispatch.render import Renderer
 from models import InboundMessage
 from replies.inbound import Inbox, Status
-from replies.worker import ReplyWorker
+from replies.worker import BATCH, BATCH_WHILE_ARRIVING, ReplyWorker
 from sms_gateway.webhooks import sms_webhook_routes
 from tests.dispatch.support import ScriptedChannel
 from tests.inbound.conftest import OPERATOR, OPERATOR_B, SUPERVISOR, answers, new_matter
@@ -212,3 +212,32 @@ async def test_issue10_a_store_only_instance_acknowledges_and_another_instance_a
         await until(none_waiting)
     assert (await InboundMessage.get(id=row.id)).outcome == "progress D1"
     assert len(await answers(row)) == 1
+
+
+async def test_issue10_batches_are_small_while_this_instances_webhooks_store_replies(org, ctx):
+    """Acknowledgements first: while replies arrive at this instance's own webhooks, its
+    worker takes `BATCH_WHILE_ARRIVING` senders a batch (the webhooks share its core);
+    replies another instance stored, its webhooks quiet, are taken `BATCH` at a time."""
+    await new_matter(ctx, "D1")
+    limits: list[int] = []
+
+    class Sized(Inbox):
+        async def drain_batch(self, limit: int) -> int:
+            limits.append(limit)
+            return await super().drain_batch(limit)
+
+    here, elsewhere = Sized(ctx, later=True), Inbox(ctx, later=True)
+    app = aiohttp.web.Application()
+    app.add_routes(sms_webhook_routes(here, aliyun=ALIYUN, twilio=None))
+    body = [{"phone_number": OPERATOR, "content": "D1 进展 已清理三处",
+             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": 8}]
+    async with serve(app) as url, aiohttp.ClientSession() as http, \
+            running(ReplyWorker(here, poll_seconds=NEVER)):
+        async with http.post(f"{url}/sms/aliyun/up/{TOKEN}", json=body) as response:
+            assert response.status == 200
+        await until(none_waiting)
+        assert limits[0] == BATCH_WHILE_ARRIVING
+        limits.clear()
+        await elsewhere.inbound(sms(OPERATOR, "D1 进展 又清理两处", 9))
+        await until(none_waiting)
+        assert limits[0] == BATCH
