@@ -5,7 +5,7 @@
 PostgreSQL (a fresh database), the organisation of `bench/inbound_webhook.py` (50 units,
 one operator each, the matters spread over them). `--replies` progress reports ("D… 进展 …",
 cycling over the matters) are stored raw, as the webhooks store them; then the reply worker
-(`ReplyWorker.run_once`: batches of up to 50 senders) parses, applies and answers them. The
+(`ReplyWorker.run_once`: batches of up to 250 senders) parses, applies and answers them. The
 same replies are then stored again and processed one message at a time (`Inbox.drain`, a
 sender after another: the path before the batches and `duban simulate`'s). Printed for
 each: replies/s, CPU milliseconds and statements a reply. The dispatcher does not run: the

@@ -39,7 +39,7 @@ class Numbered:
 @dataclass(frozen=True)
 class Number:
     """A person's short number for one of their open matters (the matter not read whole:
-    the reply worker numbers every open matter of fifty people a batch)."""
+    the reply worker numbers every open matter of hundreds of people a batch)."""
 
     matter_id: int
     code: str
@@ -81,7 +81,7 @@ async def numbers_many(people: list[Person], now: datetime) -> dict[int, list[Nu
         matters = await responsible_open_matters(people)
         # An open matter's number is in use (only a finished matter's is released, and a
         # finished matter stays finished): the numbers in use hold every one it has. Plain
-        # values: a batch reads fifty people's numbers, hundreds of rows.
+        # values: a batch reads hundreds of people's numbers, thousands of rows.
         in_use_rows: dict[int, list[InUse]] = {i: [] for i in ids}
         for row in await ShortNumber.filter(in_use(now), person_id__in=ids).values_list(
                 "person_id", "matter_id", "number"):
@@ -118,7 +118,7 @@ async def responsible_open_matters(people: list[Person]) -> dict[int, list[OpenM
     units = sorted({p.unit_id for p in people})
     candidates: dict[int, OpenMatter] = {}
     responsible: dict[int, set[int]] = {}  # lead and cooperating units (those of `units`, at least)
-    # A batch reads every open matter of fifty units, thousands of rows: the loops are plain.
+    # A batch reads every open matter of hundreds of units, thousands of rows: plain loops.
     for matter_id, code, lead_id, cooperating in await Matter.filter(
             Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
     ).order_by("assigned_at", "id").values_list(

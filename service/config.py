@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     poll_seconds: float = Field(default=5.0, gt=0)
     claim_seconds: float = Field(default=60.0, gt=0)
-    # Batches of stored replies (up to 50 senders each) this instance processes at once; 0:
+    # Batches of stored replies (up to 250 senders each) this instance processes at once; 0:
     # it only stores and acknowledges (a webhook-facing instance; other instances answer).
     reply_workers: int = Field(default=1, ge=0, le=64)
     instance: str = Field(default_factory=lambda: f"{os.uname().nodename}-{os.getpid()}")
