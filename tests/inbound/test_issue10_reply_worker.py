@@ -86,6 +86,18 @@ async def none_waiting() -> bool:
     return not await InboundMessage.filter(status=Status.RECEIVED).exists()
 
 
+def webhooks(inbox) -> aiohttp.web.Application:
+    app = aiohttp.web.Application()
+    app.add_routes(sms_webhook_routes(inbox, aliyun=ALIYUN, twilio=None))
+    return app
+
+
+def aliyun_up(text: str, sequence_id: int) -> list[dict]:
+    """An Alibaba SmsUp push of one reply from the operator."""
+    return [{"phone_number": OPERATOR, "content": text, "send_time": "2026-11-23 10:00:00",
+             "dest_code": "1069", "sequence_id": sequence_id}]
+
+
 def sms(sender: str, text: str, number: int) -> InboundText:
     return InboundText("sms", f"+86{sender}", text, f"up-{number}", {})
 
@@ -96,10 +108,7 @@ async def test_issue10_the_webhook_acknowledges_before_the_reply_is_processed(or
     await new_matter(ctx, "D1")
     gate = asyncio.Event()
     inbox = Watched(ctx, [], set(), [], gate)
-    app = aiohttp.web.Application()
-    app.add_routes(sms_webhook_routes(inbox, aliyun=ALIYUN, twilio=None))
-    body = [{"phone_number": OPERATOR, "content": "D1 进展 已清理三处",
-             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": 7}]
+    app, body = webhooks(inbox), aliyun_up("D1 进展 已清理三处", 7)
     async with serve(app) as url, aiohttp.ClientSession() as http, \
             running(ReplyWorker(inbox, poll_seconds=NEVER)):
         async with asyncio.timeout(5), \
@@ -197,10 +206,7 @@ async def test_issue10_a_store_only_instance_acknowledges_and_another_instance_a
     await new_matter(ctx, "D1")
     front = build_service(Settings(database_url=database, reply_workers=0), clock=ctx.clock)
     assert front.replies is None
-    app = aiohttp.web.Application()
-    app.add_routes(sms_webhook_routes(front.sink, aliyun=ALIYUN, twilio=None))
-    body = [{"phone_number": OPERATOR, "content": "D1 进展 已清理三处",
-             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": 8}]
+    app, body = webhooks(front.sink), aliyun_up("D1 进展 已清理三处", 8)
     async with serve(app) as url, aiohttp.ClientSession() as http, asyncio.timeout(5), \
                 http.post(f"{url}/sms/aliyun/up/{TOKEN}", json=body) as response:
         assert response.status == 200
@@ -227,10 +233,7 @@ async def test_issue10_batches_are_small_while_this_instances_webhooks_store_rep
             return await super().drain_batch(limit)
 
     here, elsewhere = Sized(ctx, later=True), Inbox(ctx, later=True)
-    app = aiohttp.web.Application()
-    app.add_routes(sms_webhook_routes(here, aliyun=ALIYUN, twilio=None))
-    body = [{"phone_number": OPERATOR, "content": "D1 进展 已清理三处",
-             "send_time": "2026-11-23 10:00:00", "dest_code": "1069", "sequence_id": 8}]
+    app, body = webhooks(here), aliyun_up("D1 进展 已清理三处", 8)
     async with serve(app) as url, aiohttp.ClientSession() as http, \
             running(ReplyWorker(here, poll_seconds=NEVER)):
         async with http.post(f"{url}/sms/aliyun/up/{TOKEN}", json=body) as response:
