@@ -40,6 +40,7 @@ from replies.dates import DateMatch, find_dates
 from replies.dates import cn_int as _cn_int
 from replies.normalize import normalize
 from replies.not_done import (
+    AGREEMENT_DENIED,
     ASKING,
     EXTENSION_WORD,
     HEADING_WORD,
@@ -196,7 +197,8 @@ _WEAK_FOLLOWER = re.compile(rf"{_ACK_WORDS}|{_THANKS}|{_PARTICLES}", re.IGNORECA
 
 _NO_SUMMARY = re.compile(r"无|没有|暂无|略|同上|空")
 # A clause that only denies ("已办结，还没有", "办结 [未]"): the reply takes itself back (R27).
-_BARE_DENIAL = re.compile(r"\[?(?:还|仍|尚|都|也)?(?:没有?|未|不是?|否)(?:呢|啊|哦|的)?\]?")
+_BARE_DENIAL = re.compile(r"(?:还|仍|尚|都|也)?(?:没有?|未|不是?|否)(?:呢|啊|哦|的)?")
+_CLAUSES = re.compile(f"[{re.escape(_SEP_CHARS)}()\\[\\]]")  # a bracket ends a clause too
 # "进展稍后报" promises a report; it is none (no node may be satisfied by it).
 _DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
@@ -496,6 +498,17 @@ def _deadline(body: str, today: date) -> DateMatch | None:
     return DateMatch(precise[0].start, precise[0].end, fragments, None, "vague")
 
 
+def _has_bare_denial(text: str) -> bool:
+    return any(_BARE_DENIAL.fullmatch(clause) for clause in _CLAUSES.split(text))
+
+
+def _takes_agreement_back(body: str) -> bool:
+    """After 同意/批准 (or a consent): a negation or question first ("同意不了", "同意吗"),
+    a denied agreement anywhere ("同意D17延期【不同意】"), or a clause that only denies."""
+    body = _clean(body)
+    return bool(NOT_AGREED.match(body) or AGREEMENT_DENIED.search(body)) or _has_bare_denial(body)
+
+
 def _cut(text: str, start: int, end: int) -> str:
     """Remove text[start:end] and the separators around it."""
     before, after = _clean(text[:start]), _clean(text[end:])
@@ -518,7 +531,7 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     text = _body_text(body)
     if not text or _NO_SUMMARY.fullmatch(text):  # "办结 无" names no work done
         return ParseError("missing_text", reply.word_text)
-    if any(_BARE_DENIAL.fullmatch(clause) for clause in re.split(f"[{re.escape(_SEP_CHARS)}]", text)):
+    if _has_bare_denial(text):
         return ParseError("completion_unclear", text[:20])
     if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
@@ -569,9 +582,9 @@ def _slip(s: str, today: date) -> Question | None:
 def _consent(reply: _Reply, today: date) -> Parsed:
     """R28: whether the service object agreed to close the matter, with optional notes."""
     code, body = _matter_code(reply, strict=True)
-    if NOT_AGREED.match(_clean(body)):  # "服务对象同意吗"
-        return _unknown(reply.source)
     agreed = not any(no in reply.word_text for no in ("不", "未", "拒"))
+    if NOT_AGREED.match(_clean(body)) or agreed and _takes_agreement_back(body):
+        return _unknown(reply.source)  # "服务对象同意吗", "服务对象同意（不同意）"
     return Intent(_K.CONSENT, code, reply.number, _body_text(body), agreed=agreed)
 
 
@@ -596,7 +609,7 @@ def _approve(reply: _Reply, today: date) -> Parsed:
     if isinstance(matter, ParseError):
         return matter
     code, body = matter
-    if NOT_AGREED.match(reply.body.lstrip(_SEP_CHARS)) or NOT_AGREED.match(_clean(body)):
+    if NOT_AGREED.match(reply.body.lstrip(_SEP_CHARS)) or _takes_agreement_back(body):
         return _unknown(reply.source)
     return Intent(_K.APPROVE, code, reply.number, _body_text(body))
 

@@ -219,6 +219,21 @@ def test_r27_any_text_with_a_negated_completion_word_is_no_completion(
     assert IntentKind.COMPLETION not in _kinds_of(parse_reply(text, now=NOW)), text
 
 
+@settings(RELAXED, max_examples=600)
+@given(
+    approval=st.sampled_from(["同意D17", "D17 同意", "批准 D17", "同意【D17】"]),
+    before=token_soup,
+    denial=st.sampled_from(["不同意", "没同意", "没有同意", "未批准", "不予通过", "暂不同意"]),
+    brackets=st.sampled_from([("", ""), ("【", "】"), ("（", "）"), ("--", "")]),
+    after=token_soup,
+)
+def test_r27_an_approval_that_denies_agreement_anywhere_is_no_approval(
+    approval, before, denial, brackets, after
+):
+    text = approval + before + brackets[0] + denial + brackets[1] + after
+    assert IntentKind.APPROVE not in _kinds_of(parse_reply(text, now=NOW)), text
+
+
 @settings(RELAXED, max_examples=400)
 @given(
     address=st.sampled_from(ADDRESSES),
