@@ -105,6 +105,8 @@ _LEADING_SIGNATURE = re.compile(_BRACKETED)
 # name ("【无锡市水务局】"); dropping it as a signature would file what it denies (R27).
 _NEGATION = re.compile("[不没未无别难否]")
 _NAME = re.compile(rf"\[(?:{_WHO})\]")
+# Nor is a name-shaped tail that denies a command ("同意D17--不同意水务局").
+_DENIES = re.compile("(?:不|没有?|未|暂不|不予)(?:同意|批准|通过|完成|办结|办完|延期|收到)")
 # Signatures are short; only the tail is searched so long texts stay cheap.
 _SIGNATURE_WINDOW = 64
 
@@ -180,7 +182,10 @@ def _strip_start(s: str) -> str:
 
 
 def _is_signature(found: str) -> bool:
-    """Whether a signature-shaped tail or head is one: not a bracketed negation."""
+    """Whether a signature-shaped tail or head is one: nothing that denies a command, no
+    bracketed negation but a name's."""
+    if _DENIES.search(found):
+        return False
     return not (found.startswith("[") and _NEGATION.search(found)) or bool(_NAME.fullmatch(found))
 
 

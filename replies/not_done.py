@@ -15,6 +15,7 @@ __all__ = [
     "HEADING_WORD",
     "NOT_AGREED",
     "AGREEMENT_DENIED",
+    "EXTENSION_DENIED",
     "NOT_DONE",
     "NOT_DONE_AFTER_NUMBER",
     "NOT_DONE_OR_HEADING",
@@ -71,7 +72,10 @@ NOT_DONE_AFTER_NUMBER = re.compile(
 )
 # After 同意/批准: a negation, a question or a deferral takes the approval back.
 NOT_AGREED = re.compile(r"不|没|吗|么|否|暂缓|缓|再议|待定|研究后|考虑")
-# Anywhere in an approval or a consent: "同意D17延期【不同意】", "D17 同意（没同意）".
+# Anywhere in an approval or a consent: "同意D17延期【不同意】", "D17 同意（没同意）"; in an
+# extension request: "申请延期至12月31日，不需要延期了", "（不用了）".
 AGREEMENT_DENIED = re.compile(
     r"(?:不|没有?|未|暂不|不能|无法|不予)(?:同意|批准|通过|认可|准予?|可以|行)")
+EXTENSION_DENIED = re.compile(
+    r"(?:不|无|没|毋)(?:需要?|用|必)?再?(?:申请)?(?:延期|延长|推迟|顺延|延后|延迟)|不(?:用|需要?)了")
 EXTENSION_WORD = re.compile(r"延期|延长|推迟|顺延|延后|延迟")

@@ -42,6 +42,7 @@ from replies.normalize import normalize
 from replies.not_done import (
     AGREEMENT_DENIED,
     ASKING,
+    EXTENSION_DENIED,
     EXTENSION_WORD,
     HEADING_WORD,
     NOT_AGREED,
@@ -134,6 +135,7 @@ ERROR_CODES: dict[str, str] = {
     "ambiguous_date": "The date names no single day (下月, 12月中旬, 31号 in November, a day just past); detail is the date.",
     "lunar_date": "The date is a lunar one (腊月二十, 正月十五), asked back as a Gregorian day; detail is the date.",
     "completion_unclear": "Completion words with a negation, a part or a question (办结 … 未完成, 能办结吗); detail is the phrase.",
+    "taken_back": "An approval, consent or extension request that denies itself later on (同意D17延期【不同意】, 申请延期…不需要延期了); detail is the denial.",
 }
 
 
@@ -199,6 +201,7 @@ _NO_SUMMARY = re.compile(r"无|没有|暂无|略|同上|空")
 # A clause that only denies ("已办结，还没有", "办结 [未]"): the reply takes itself back (R27).
 _BARE_DENIAL = re.compile(r"(?:还|仍|尚|都|也)?(?:没有?|未|不是?|否)(?:呢|啊|哦|的)?")
 _CLAUSES = re.compile(f"[{re.escape(_SEP_CHARS)}()\\[\\]]")  # a bracket ends a clause too
+_NOTHING = re.compile(r"(?!)")  # for a command that only a bare denial takes back
 # "进展稍后报" promises a report; it is none (no node may be satisfied by it).
 _DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
@@ -480,6 +483,8 @@ def _extension(reply: _Reply, today: date) -> Parsed:
     text = _body_text(_cut(body, found.start, found.end))
     if not text:
         return ParseError("missing_text", reply.word_text)
+    if denial := _denial(text, EXTENSION_DENIED):  # "延期至12月31日，不需要延期了"
+        return ParseError("taken_back", denial)
     return Intent(_K.EXTENSION, code, reply.number, text, new_deadline=found.value)
 
 
@@ -498,15 +503,13 @@ def _deadline(body: str, today: date) -> DateMatch | None:
     return DateMatch(precise[0].start, precise[0].end, fragments, None, "vague")
 
 
-def _has_bare_denial(text: str) -> bool:
-    return any(_BARE_DENIAL.fullmatch(clause) for clause in _CLAUSES.split(text))
-
-
-def _takes_agreement_back(body: str) -> bool:
-    """After 同意/批准 (or a consent): a negation or question first ("同意不了", "同意吗"),
-    a denied agreement anywhere ("同意D17延期【不同意】"), or a clause that only denies."""
-    body = _clean(body)
-    return bool(NOT_AGREED.match(body) or AGREEMENT_DENIED.search(body)) or _has_bare_denial(body)
+def _denial(body: str, denied: re.Pattern[str]) -> str | None:
+    """What in a command's body takes the command back: a denial of it anywhere
+    ("同意D17延期【不同意】"), or a clause that only denies ("…，否")."""
+    found = denied.search(body)
+    if found:
+        return found.group()
+    return next((c for c in _CLAUSES.split(body) if _BARE_DENIAL.fullmatch(c)), None)
 
 
 def _cut(text: str, start: int, end: int) -> str:
@@ -531,7 +534,7 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     text = _body_text(body)
     if not text or _NO_SUMMARY.fullmatch(text):  # "办结 无" names no work done
         return ParseError("missing_text", reply.word_text)
-    if _has_bare_denial(text):
+    if _denial(text, _NOTHING):
         return ParseError("completion_unclear", text[:20])
     if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
@@ -583,8 +586,10 @@ def _consent(reply: _Reply, today: date) -> Parsed:
     """R28: whether the service object agreed to close the matter, with optional notes."""
     code, body = _matter_code(reply, strict=True)
     agreed = not any(no in reply.word_text for no in ("不", "未", "拒"))
-    if NOT_AGREED.match(_clean(body)) or agreed and _takes_agreement_back(body):
-        return _unknown(reply.source)  # "服务对象同意吗", "服务对象同意（不同意）"
+    if NOT_AGREED.match(_clean(body)):  # "服务对象同意吗"
+        return _unknown(reply.source)
+    if agreed and (denial := _denial(body, AGREEMENT_DENIED)):  # "服务对象同意（不同意）"
+        return ParseError("taken_back", denial)
     return Intent(_K.CONSENT, code, reply.number, _body_text(body), agreed=agreed)
 
 
@@ -609,8 +614,10 @@ def _approve(reply: _Reply, today: date) -> Parsed:
     if isinstance(matter, ParseError):
         return matter
     code, body = matter
-    if NOT_AGREED.match(reply.body.lstrip(_SEP_CHARS)) or _takes_agreement_back(body):
+    if NOT_AGREED.match(reply.body.lstrip(_SEP_CHARS)) or NOT_AGREED.match(_clean(body)):
         return _unknown(reply.source)
+    if denial := _denial(body, AGREEMENT_DENIED):
+        return ParseError("taken_back", denial)
     return Intent(_K.APPROVE, code, reply.number, _body_text(body))
 
 

@@ -133,7 +133,7 @@ def test_error_codes_are_documented_one_line_each():
     assert set(ERROR_CODES) == {
         "empty", "unknown", "missing_text", "missing_date", "bad_date", "past_date",
         "missing_code", "bad_grade", "code_with_bulk", "multiple_codes", "ambiguous_date",
-        "lunar_date", "completion_unclear",
+        "lunar_date", "completion_unclear", "taken_back",
     }  # fmt: skip
     for description in ERROR_CODES.values():
         assert description and "\n" not in description
