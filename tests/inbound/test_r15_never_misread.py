@@ -82,3 +82,14 @@ async def test_r36_an_auto_responders_yes_stops_at_the_noise_cap(org, inbox, ctx
     await new_matter(ctx, "D17")
     rows = [await send(inbox, "是") for _ in range(NOISE_CAP + 2)]
     assert [len(await answers(row)) for row in rows] == [1] * NOISE_CAP + [0, 0]
+
+
+async def test_r17_an_extension_request_that_takes_itself_back_changes_nothing(org, inbox, ctx):
+    """A hurried "…，不需要延期了" after the new deadline: no application is filed, and
+    the sender is told which words made it so."""
+    await new_matter(ctx, "D17")
+    await send(inbox, "D17 收到")
+    row = await send(inbox, "D17 申请延期至12月31日，不需要延期了")
+    assert not await Application.exists()
+    assert row.status == "error" and row.outcome == "parse taken_back"
+    assert "“不需要延期”，与前面的指令相反，未办理" in await answer_text(row)
