@@ -16,6 +16,7 @@ __all__ = [
     "NOT_AGREED",
     "AGREEMENT_DENIED",
     "EXTENSION_DENIED",
+    "RECEIPT_DENIED",
     "NOT_DONE",
     "NOT_DONE_AFTER_NUMBER",
     "NOT_DONE_OR_HEADING",
@@ -76,6 +77,10 @@ NOT_AGREED = re.compile(r"不|没|吗|么|否|暂缓|缓|再议|待定|研究后
 # extension request: "申请延期至12月31日，不需要延期了", "（不用了）".
 AGREEMENT_DENIED = re.compile(
     r"(?:不|没有?|未|暂不|不能|无法|不予)(?:同意|批准|通过|认可|准予?|可以|行)")
+# A receipt with a clause that says it was not received ("D17 收到？没收到啊", "【没收到】");
+# "收到，没收到附件" receives the matter and says what is missing.
+RECEIPT_DENIED = re.compile(
+    r"(?:^|(?<=[ ,.;!?(\[]))(?:没有?|未)(?:收到|收悉)(?:啊|呢|吧|哦)?(?=$|[ ,.;!?)\]])")
 EXTENSION_DENIED = re.compile(
     r"(?:不|无|没|毋)(?:需要?|用|必)?再?(?:申请)?(?:延期|延长|推迟|顺延|延后|延迟)|不(?:用|需要?)了")
 EXTENSION_WORD = re.compile(r"延期|延长|推迟|顺延|延后|延迟")

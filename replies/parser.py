@@ -50,6 +50,7 @@ from replies.not_done import (
     NOT_DONE_AFTER_NUMBER,
     NOT_DONE_OR_HEADING,
     NOT_DONE_START,
+    RECEIPT_DENIED,
 )
 
 __all__ = [
@@ -135,7 +136,7 @@ ERROR_CODES: dict[str, str] = {
     "ambiguous_date": "The date names no single day (下月, 12月中旬, 31号 in November, a day just past); detail is the date.",
     "lunar_date": "The date is a lunar one (腊月二十, 正月十五), asked back as a Gregorian day; detail is the date.",
     "completion_unclear": "Completion words with a negation, a part or a question (办结 … 未完成, 能办结吗); detail is the phrase.",
-    "taken_back": "An approval, consent or extension request that denies itself later on (同意D17延期【不同意】, 申请延期…不需要延期了); detail is the denial.",
+    "taken_back": "A receipt, approval, consent or extension request that denies itself later on (收到？没收到啊, 同意D17延期【不同意】, 申请延期…不需要延期了); detail is the denial.",
 }
 
 
@@ -443,6 +444,8 @@ def _unknown(s: str) -> ParseError:
 def _acknowledge(reply: _Reply, today: date) -> Parsed:
     """A receipt; a progress report inside it ("收到。进展：…") is kept as ``report``."""
     code, body = _matter_code(reply, strict=True)
+    if denial := _denial(body, RECEIPT_DENIED):  # the 4-hour resend still goes (R37)
+        return ParseError("taken_back", denial)
     m = _REPORT_IN_ACK.search(body)
     if m and not _is_filler(body[m.end() :]) and not _DEFERRED.match(body[m.end() :]):
         report = _clean(body[m.end() :])
@@ -456,6 +459,8 @@ def _acknowledge_all(reply: _Reply, today: date) -> Parsed:
     code, body = _matter_code(reply, strict=True)
     if code or reply.number is not None:
         return ParseError("code_with_bulk", code or str(reply.number))
+    if denial := _denial(body, RECEIPT_DENIED):
+        return ParseError("taken_back", denial)
     return Intent(_K.ACKNOWLEDGE_ALL, text=_body_text(body))
 
 
