@@ -73,14 +73,14 @@ NOT_DONE_AFTER_NUMBER = re.compile(
 )
 # After 同意/批准: a negation, a question or a deferral takes the approval back.
 NOT_AGREED = re.compile(r"不|没|吗|么|否|暂缓|缓|再议|待定|研究后|考虑")
-# Anywhere in an approval or a consent: "同意D17延期【不同意】", "D17 同意（没同意）"; in an
-# extension request: "申请延期至12月31日，不需要延期了", "（不用了）".
+# Anywhere in an approval or a consent: "同意D17延期【不同意】", "D17 同意（没同意）".
 AGREEMENT_DENIED = re.compile(
     r"(?:不|没有?|未|暂不|不能|无法|不予)(?:同意|批准|通过|认可|准予?|可以|行)")
 # A receipt with a clause that says it was not received ("D17 收到？没收到啊", "【没收到】");
 # "收到，没收到附件" receives the matter and says what is missing.
 RECEIPT_DENIED = re.compile(
     r"(?:^|(?<=[ ,.;!?(\[]))(?:没有?|未)(?:收到|收悉)(?:啊|呢|吧|哦)?(?=$|[ ,.;!?)\]])")
+# Anywhere in an extension request: "申请延期至12月31日，不需要延期了", "（不用了）".
 EXTENSION_DENIED = re.compile(
     r"(?:不|无|没|毋)(?:需要?|用|必)?再?(?:申请)?(?:延期|延长|推迟|顺延|延后|延迟)|不(?:用|需要?)了")
 EXTENSION_WORD = re.compile(r"延期|延长|推迟|顺延|延后|延迟")

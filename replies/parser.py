@@ -202,7 +202,6 @@ _NO_SUMMARY = re.compile(r"无|没有|暂无|略|同上|空")
 # A clause that only denies ("已办结，还没有", "办结 [未]"): the reply takes itself back (R27).
 _BARE_DENIAL = re.compile(r"(?:还|仍|尚|都|也)?(?:没有?|未|不是?|否)(?:呢|啊|哦|的)?")
 _CLAUSES = re.compile(f"[{re.escape(_SEP_CHARS)}()\\[\\]]")  # a bracket ends a clause too
-_NOTHING = re.compile(r"(?!)")  # for a command that only a bare denial takes back
 # "进展稍后报" promises a report; it is none (no node may be satisfied by it).
 _DEFERRED = re.compile(r"(?:稍后|随后|晚些|晚点|另行|改天|择期|过后)(?:再)?")
 # A receipt that carries a report: "收到。进展：已走访三户" records both (R15).
@@ -512,8 +511,11 @@ def _denial(body: str, denied: re.Pattern[str]) -> str | None:
     """What in a command's body takes the command back: a denial of it anywhere
     ("同意D17延期【不同意】"), or a clause that only denies ("…，否")."""
     found = denied.search(body)
-    if found:
-        return found.group()
+    return found.group() if found else _bare_denial(body)
+
+
+def _bare_denial(body: str) -> str | None:
+    """A clause of the body that only denies ("…，否", "已整改(未)"), if any."""
     return next((c for c in _CLAUSES.split(body) if _BARE_DENIAL.fullmatch(c)), None)
 
 
@@ -539,7 +541,7 @@ def _completion(reply: _Reply, today: date) -> Parsed:
     text = _body_text(body)
     if not text or _NO_SUMMARY.fullmatch(text):  # "办结 无" names no work done
         return ParseError("missing_text", reply.word_text)
-    if _denial(text, _NOTHING):
+    if _bare_denial(text):
         return ParseError("completion_unclear", text[:20])
     if reply.word.follow is _Follow.VERB and reply.body[:1] not in _SEP_CHARS:
         # "已完成整改" is a sentence; keep it whole rather than a bare "整改".
