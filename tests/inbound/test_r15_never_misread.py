@@ -93,3 +93,14 @@ async def test_r17_an_extension_request_that_takes_itself_back_changes_nothing(o
     assert not await Application.exists()
     assert row.status == "error" and row.outcome == "parse taken_back"
     assert "“不需要延期”，与前面的指令相反，未办理" in await answer_text(row)
+
+
+async def test_r37_a_receipt_that_says_nothing_arrived_is_no_receipt(org, inbox, ctx):
+    """"D17 收到？没收到啊": recorded as a receipt it would stop the 4-hour resend to the
+    B-post operator and the director's reminder; it is refused, the matter stays assigned."""
+    await new_matter(ctx, "D17")
+    row = await send(inbox, "D17 收到？没收到啊")
+    assert not await Feedback.exists()
+    assert await state("D17") == MatterState.ASSIGNED.value
+    assert row.outcome == "parse taken_back"
+    assert "“没收到啊”，与前面的指令相反，未办理" in await answer_text(row)

@@ -560,3 +560,9 @@ def test_r36_yes_is_a_confirmation_of_nothing_in_particular(text):
 @pytest.mark.parametrize("text", ["D17 同意不了", "同意D17吗", "D17 同意?暂缓", "不同意 D17"])
 def test_r30_a_negated_or_asked_approval_is_no_approval(text):
     assert not isinstance(parse(text), Intent)
+
+
+@pytest.mark.parametrize("text", ["D17 服务对象同意（不同意）", "D17 服务对象同意 已签字（否）"])
+def test_r28_a_consent_that_denies_agreement_is_taken_back(text):
+    result = parse_reply(text, now=NOW)
+    assert isinstance(result, ParseError) and result.code == "taken_back", result
