@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from models import Application, Feedback, MatterState
 from replies.inbound import NOISE_CAP
 from tests.inbound.conftest import answer_text, answers, new_matter, send, state
@@ -37,13 +39,21 @@ async def test_r27_partial_completion_is_a_progress_report(org, inbox, ctx):
     assert "不是办结申请" in text and "完成了大半" in text
 
 
-async def test_r27_negated_completion_command_changes_nothing(org, inbox, ctx):
+@pytest.mark.parametrize(("text", "outcome", "told"), [
+    pytest.param("D17 办结 还有两户未签字", "parse completion_unclear", "未作为办结申请",
+                 id="r27-negated-completion"),
+    # A hurried "…，不需要延期了" after the new deadline: the sender is told which words.
+    pytest.param("D17 申请延期至12月31日，不需要延期了", "parse taken_back",
+                 "“不需要延期”，与前面的指令相反，未办理", id="r17-extension-taken-back"),
+])
+async def test_r17_r27_a_command_that_denies_itself_files_no_application(
+        org, inbox, ctx, text, outcome, told):
     await new_matter(ctx, "D17")
     await send(inbox, "D17 收到")
-    row = await send(inbox, "D17 办结 还有两户未签字")
+    row = await send(inbox, text)
     assert not await Application.exists()
-    assert row.status == "error" and row.outcome == "parse completion_unclear"
-    assert "未作为办结申请" in await answer_text(row)
+    assert row.status == "error" and row.outcome == outcome
+    assert told in await answer_text(row)
 
 
 async def test_r36_slip_is_asked_then_applied_on_yes(org, inbox, ctx):
@@ -82,17 +92,6 @@ async def test_r36_an_auto_responders_yes_stops_at_the_noise_cap(org, inbox, ctx
     await new_matter(ctx, "D17")
     rows = [await send(inbox, "是") for _ in range(NOISE_CAP + 2)]
     assert [len(await answers(row)) for row in rows] == [1] * NOISE_CAP + [0, 0]
-
-
-async def test_r17_an_extension_request_that_takes_itself_back_changes_nothing(org, inbox, ctx):
-    """A hurried "…，不需要延期了" after the new deadline: no application is filed, and
-    the sender is told which words made it so."""
-    await new_matter(ctx, "D17")
-    await send(inbox, "D17 收到")
-    row = await send(inbox, "D17 申请延期至12月31日，不需要延期了")
-    assert not await Application.exists()
-    assert row.status == "error" and row.outcome == "parse taken_back"
-    assert "“不需要延期”，与前面的指令相反，未办理" in await answer_text(row)
 
 
 async def test_r37_a_receipt_that_says_nothing_arrived_is_no_receipt(org, inbox, ctx):
