@@ -64,7 +64,8 @@ class Wakeup:
         if self.rechecks:
             timeout = min(timeout, self.rechecks[0])
         try:
-            await asyncio.wait_for(self.event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see sms_gateway.long_link
+                await self.event.wait()
         except TimeoutError:
             self.rechecks = self.rechecks[1:]
             return False

@@ -386,7 +386,8 @@ class CmppChannel:
             await asyncio.sleep(interval)
             try:
                 # A link that cannot answer within one interval is dead, whatever TCP says.
-                await asyncio.wait_for(link.request(Command.ACTIVE_TEST), interval)
+                async with asyncio.timeout(interval):  # not wait_for: see long_link
+                    await link.request(Command.ACTIVE_TEST)
             except TimeoutError:
                 return f"no CMPP_ACTIVE_TEST_RESP within {interval}s"
             self._stats["active_tests_sent"] += 1
@@ -401,7 +402,8 @@ class CmppChannel:
         idle = min(self._settings.active_test_interval, self._settings.mo_reassembly_timeout)
         while True:
             try:
-                pdu = await asyncio.wait_for(inbox.get(), idle)
+                async with asyncio.timeout(idle):  # not wait_for: see long_link
+                    pdu = await inbox.get()
             except TimeoutError:
                 await self._hand_over_expired()  # a quiet line must not strand half a reply
                 continue

@@ -21,7 +21,10 @@ async def keep_connected(connect: Callable[[], Awaitable[L]], serve: Callable[[L
     failures = 0
     while True:
         try:
-            link = await asyncio.wait_for(connect(), timeout)
+            # Not `wait_for`: on Python 3.11 a stop that lands as the connect fails is lost
+            # there (the failure is raised instead), and the loop would never end.
+            async with asyncio.timeout(timeout):
+                link = await connect()
         except errors as exc:
             on_error(f"connect failed: {exc}")
             failures += 1

@@ -306,7 +306,9 @@ class _Bind:
 
     async def _bind_and_serve(self, failures: int) -> int:
         try:
-            session = await asyncio.wait_for(self._bind(), self._channel.settings.connect_timeout)
+            # Not wait_for: a stop landing as the bind fails would be lost (long_link).
+            async with asyncio.timeout(self._channel.settings.connect_timeout):
+                session = await self._bind()
         except _BIND_ERRORS as exc:
             self._channel.note_error(f"bind failed: {exc!r}")
             return failures + 1
@@ -397,7 +399,8 @@ class _Bind:
             await asyncio.sleep(interval)
             try:
                 # A link that cannot answer within one interval is dead, even if TCP says not.
-                await asyncio.wait_for(session.request(Command.ENQUIRE_LINK), interval)
+                async with asyncio.timeout(interval):  # not wait_for: see long_link
+                    await session.request(Command.ENQUIRE_LINK)
             except TimeoutError:
                 return f"no enquire_link_resp within {interval}s"
             self.enquire_link_acks += 1
@@ -407,7 +410,8 @@ class _Bind:
         idle = min(s.enquire_link_interval, s.mo_reassembly_timeout)
         while True:
             try:
-                pdu = await asyncio.wait_for(session.inbox.get(), idle)
+                async with asyncio.timeout(idle):  # not wait_for: see long_link
+                    pdu = await session.inbox.get()
             except TimeoutError:
                 # A quiet line must not strand half a reply: hand it over incomplete.
                 await self._channel.hand_over_expired_logged()
