@@ -22,6 +22,7 @@ from replies.short_numbers import Number, by_extension
 from replies.store import Status
 from workflow.context import Context
 from workflow.feedback import FeedbackDraft
+from workflow.steps import read_held
 
 FEEDBACK_KINDS = (IntentKind.ACKNOWLEDGE, IntentKind.PROGRESS)
 # Senders a batch considers, in multiples of its size: the longest-waiting ones may be
@@ -50,7 +51,7 @@ async def sort_out(rows: list[InboundMessage], people: dict[int, Person | None],
                    numbers: dict[int, list[Number]], ctx: Context
                    ) -> tuple[list[Quick], list[InboundMessage]]:
     """The rows (by id: `people`) that can be filed together, one a matter, with their
-    matters read; and the rest."""
+    matters read and held (`workflow.steps.read_held`); and the rest."""
     quick, rest = {}, []
     for row in rows:
         person = people[row.id]
@@ -59,7 +60,7 @@ async def sort_out(rows: list[InboundMessage], people: dict[int, Person | None],
             rest.append(row)
         else:
             quick[found.named.matter_id] = found
-    for matter in await Matter.filter(id__in=list(quick)):
+    for matter in await read_held(list(quick)):
         quick[matter.id].matter = matter
     return list(quick.values()), rest
 

@@ -60,7 +60,7 @@ from replies.short_numbers import (
     numbers_many,
 )
 from replies.store import Status, store, store_many
-from scheduler.rules import Kind, MatterFacts, node_states
+from scheduler.rules import Kind, NodeState, node_states
 from sms_gateway.text import to_e164
 from workflow import queries, service
 from workflow.bulk import update_many
@@ -226,7 +226,7 @@ class Inbox:
         known = [p for p in people.values() if p is not None]
         numbers = await numbers_many(known, now) if known else {}
         quick, rest = await sort_out(rows, people, numbers, self.ctx)
-        filed = await file_feedbacks(self.ctx, [q.draft for q in quick])
+        filed = await file_feedbacks(self.ctx, [q.draft for q in quick], held=True)
         answered = []
         async for q, outcome in paced(zip(quick, filed, strict=True)):
             if isinstance(outcome, Refused):
@@ -433,26 +433,25 @@ class Inbox:
             await message_context(self.ctx, matter, filed.headings if filed else None)
             | {
                 "number": number,
-                "due": await self.next_due(matter, filed.facts if filed else None),
+                "due": await self.next_due(matter, filed.states if filed else None),
             }
             | answer.context
         )
         return answer
 
-    async def next_due(self, matter: Matter, facts: MatterFacts | None = None
+    async def next_due(self, matter: Matter, states: list[NodeState] | None = None
                        ) -> dict[str, Any] | None:
         """The earliest node not yet satisfied, as the clock sees it (it may be overdue).
-        Given the `facts` a feedback just left, the matter is the one it was filed on: its
-        catch-up may since have moved its state, but never out of OPEN (the clock's moves
-        lead from open states to open ones)."""
-        if facts is None:
+        Given the node `states` a feedback just left, the matter is the one it was filed
+        on: its catch-up may since have moved its state, but never out of OPEN (the clock's
+        moves lead from open states to open ones)."""
+        now = self.ctx.clock.now()
+        if states is None:
             matter = await Matter.get(id=matter.id)
-            facts = await matter_facts(matter)
+            states = node_states(await matter_facts(matter), self.ctx.policy,
+                                 self.ctx.calendar, now + NODE_ROWS_AHEAD)
         if matter.state not in OPEN:
             return None
-        now = self.ctx.clock.now()
-        horizon = now + NODE_ROWS_AHEAD
-        states = node_states(facts, self.ctx.policy, self.ctx.calendar, horizon)
         node = next((s.node for s in states if s.satisfied_at is None), None)
         if node is None:
             return None

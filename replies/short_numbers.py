@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from tortoise import Tortoise
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -24,6 +25,7 @@ from models import Matter, Person, ShortNumber
 from replies.parser import Intent, Parsed
 from scheduler.clock import Clock
 from sms_gateway.text import to_e164
+from workflow.bulk import plain_values
 from workflow.permissions import may_answer
 from workflow.states import FINISHED, OPEN
 
@@ -83,8 +85,8 @@ async def numbers_many(people: list[Person], now: datetime) -> dict[int, list[Nu
         # finished matter stays finished): the numbers in use hold every one it has. Plain
         # values: a batch reads hundreds of people's numbers, thousands of rows.
         in_use_rows: dict[int, list[InUse]] = {i: [] for i in ids}
-        for row in await ShortNumber.filter(in_use(now), person_id__in=ids).values_list(
-                "person_id", "matter_id", "number"):
+        for row in await plain_values(ShortNumber.filter(in_use(now), person_id__in=ids)
+                                      .values_list("person_id", "matter_id", "number")):
             in_use_rows[row[0]].append(InUse(*row))
         numbers, new = {}, []
         for person in people:
@@ -119,10 +121,9 @@ async def responsible_open_matters(people: list[Person]) -> dict[int, list[OpenM
     candidates: dict[int, OpenMatter] = {}
     responsible: dict[int, set[int]] = {}  # lead and cooperating units (those of `units`, at least)
     # A batch reads every open matter of hundreds of units, thousands of rows: plain loops.
-    for matter_id, code, lead_id, cooperating in await Matter.filter(
+    for matter_id, code, lead_id, cooperating in await plain_values(Matter.filter(
             Q(lead_id__in=units) | Q(cooperating__id__in=units), state__in=list(OPEN)
-    ).order_by("assigned_at", "id").values_list(
-            "id", "code", "lead_id", "cooperating__id"):
+    ).order_by("assigned_at", "id").values_list("id", "code", "lead_id", "cooperating__id")):
         if matter_id not in candidates:
             candidates[matter_id] = OpenMatter(matter_id, code, lead_id)
             responsible[matter_id] = {lead_id}
@@ -155,9 +156,12 @@ async def lock(person_ids: list[int]) -> None:
     """Two replies of one person at once must not both take the same free number. FOR NO KEY
     UPDATE: a message row to this person being inserted meanwhile (its foreign key takes KEY
     SHARE) is not held up by it, so the lock cannot close a deadlock with a matter's lock.
-    Many people are locked in id order, so two batches wait instead of deadlocking."""
+    Many people are locked in id order, so two batches wait instead of deadlocking. The
+    rows are not read into models: a batch locks hundreds."""
     if is_postgres() and person_ids:
-        await Person.filter(id__in=person_ids).order_by("id").select_for_update(no_key=True)
+        await Tortoise.get_connection("default").execute_query(
+            "SELECT id FROM person WHERE id = ANY($1::int[]) ORDER BY id FOR NO KEY UPDATE",
+            [person_ids])
 
 
 async def release_finished(person_ids: list[int], now: datetime) -> None:

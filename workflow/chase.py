@@ -39,7 +39,7 @@ from scheduler.clock import as_utc
 from scheduler.policy import BOARD_NAMES, Board, BoardPolicy
 from scheduler.rules import Action, Effect, Kind, MatterFacts, board_policy, plan, year_end_lists
 from workflow import recipients
-from workflow.bulk import insert_new, update_many
+from workflow.bulk import insert_new, plain_values, update_many
 from workflow.context import Context
 from workflow.delivery import deliver, letters, write_letters
 from workflow.facts import many_facts, matter_policy
@@ -98,12 +98,16 @@ async def catch_up(ctx: Context, matter: Matter, facts: MatterFacts | None = Non
 
 
 async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool,
-                        facts: dict[int, MatterFacts] | None = None) -> int:
-    """Catch the matters up in one transaction; returns how many actions were due."""
+                        facts: dict[int, MatterFacts] | None = None,
+                        held: list[Matter] | None = None) -> int:
+    """Catch the matters up in one transaction; returns how many actions were due.
+    `held`: the matters themselves, when the caller holds their locks in its transaction
+    and changed them there (they are not read again)."""
     now = ctx.clock.now()
     async with in_transaction():
-        matters = await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
-            "id").select_for_update(skip_locked=skip_locked, no_key=True)
+        matters = [m for m in held if m.state not in FINISHED] if held is not None else (
+            await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
+                "id").select_for_update(skip_locked=skip_locked, no_key=True))
         work = await planned(ctx, matters, now, facts or await many_facts(matters))
         wrote = await carry_out(ctx, work, now)
         await update_many("matter", ("id", "next_action_at"),
@@ -131,8 +135,8 @@ async def planned(ctx: Context, matters: list[Matter], now: datetime,
 async def done_keys(matters: list[Matter]) -> dict[int, set[str]]:
     """The clock-action keys each matter has done, in one query."""
     done: dict[int, set[str]] = {m.id: set() for m in matters}
-    for matter_id, key in await ClockAction.filter(matter_id__in=list(done)).values_list(
-            "matter_id", "key"):
+    for matter_id, key in await plain_values(ClockAction.filter(matter_id__in=list(done))
+                                             .values_list("matter_id", "key")):
         done[matter_id].add(key)
     return done
 
@@ -292,8 +296,8 @@ async def load_headings(matters: list[Matter], units: Iterable[int] = ()) -> Hea
     query."""
     units = {*units, *(u for m in matters for u in (m.lead_id, m.initiator_id))}
     names = dict(await Unit.filter(id__in=sorted(units)).values_list("id", "name"))
-    first = await Node.filter(matter_id__in=[m.id for m in matters], key="1d").values_list(
-        "matter_id", "due_at")
+    first = await plain_values(Node.filter(matter_id__in=[m.id for m in matters], key="1d")
+                               .values_list("matter_id", "due_at"))
     return Headings(names, dict(first))
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from tortoise import Tortoise
-
-from dispatch.wakeup import is_postgres
 from models import Application, ApplicationKind, ApplicationStatus, Feedback, Matter
 from scheduler.policy import BoardPolicy, Policy, policy_from_json, policy_to_json
 from scheduler.rules import MatterFacts, Report
+from workflow.bulk import plain_values
 
 
 def matter_policy(policy: Policy, matter: Matter) -> BoardPolicy:
@@ -30,9 +28,9 @@ async def many_facts(matters: list[Matter]) -> dict[int, MatterFacts]:
     for matter_id, at, ack_only, returned_at in await report_rows(ids):
         reports[matter_id].append(Report(at, ack_only, returned_at))
     pauses: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
-    for matter_id, filed_at, decided_at, status in await Application.filter(
+    for matter_id, filed_at, decided_at, status in await plain_values(Application.filter(
             matter_id__in=ids, kind=ApplicationKind.COMPLETION).order_by(
-            "filed_at", "id").values_list("matter_id", "filed_at", "decided_at", "status"):
+            "filed_at", "id").values_list("matter_id", "filed_at", "decided_at", "status")):
         pauses[matter_id].append(
             (filed_at, decided_at if status == ApplicationStatus.RETURNED else None))
     return {m.id: MatterFacts(
@@ -53,16 +51,10 @@ async def many_facts(matters: list[Matter]) -> dict[int, MatterFacts]:
 async def report_rows(matter_ids: list[int]) -> list[tuple]:
     """(matter id, at, ack only, returned at) of the matters' reports, in time order. A
     matter's reports are all read again at each of its feedbacks, and a long-running one
-    has hundreds: on PostgreSQL as the driver decodes them, not through the ORM's
-    conversion of every value, which holds the event loop (and the webhooks beside it)
-    for tens of milliseconds a batch."""
-    if not is_postgres():
-        return await Feedback.filter(matter_id__in=matter_ids).order_by("at", "id").values_list(
-            "matter_id", "at", "ack_only", "returned_at")
-    _, rows = await Tortoise.get_connection("default").execute_query(
-        "SELECT matter_id, at, ack_only, returned_at FROM feedback "
-        "WHERE matter_id = ANY($1::int[]) ORDER BY at, id", [matter_ids])
-    return rows
+    has hundreds: plain values (`plain_values`), which do not hold the event loop (and the
+    webhooks beside it) for tens of milliseconds a batch."""
+    return await plain_values(Feedback.filter(matter_id__in=matter_ids).order_by(
+        "at", "id").values_list("matter_id", "at", "ack_only", "returned_at"))
 
 
 async def snapshot_missing(policy: Policy) -> int:

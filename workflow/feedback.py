@@ -10,7 +10,7 @@ from datetime import UTC
 from tortoise.transactions import in_transaction
 
 from models import AuditEntry, Feedback, Matter, Person, ScoreEvent
-from scheduler.rules import MatterFacts, Report
+from scheduler.rules import NodeState, Report
 from workflow.bulk import insert_new
 from workflow.chase import Headings, catch_up_many
 from workflow.context import Context
@@ -43,12 +43,12 @@ class FeedbackDraft:
 
 @dataclass(frozen=True)
 class Filed:
-    """A feedback filed, and what the change left known about its matter: its facts (as
-    its catch-up planned with them) and its headings (as its forward named it). Clock
-    actions change neither."""
+    """A feedback filed, and what the change left known about its matter: its nodes, each
+    with when it was satisfied (as its catch-up planned with them), and its headings (as
+    its forward named it). Clock actions change neither."""
 
     feedback: Feedback
-    facts: MatterFacts
+    states: list[NodeState]
     headings: Headings
 
 
@@ -61,15 +61,17 @@ async def file_feedback(ctx: Context, matter: Matter, person: Person, channel: s
     return filed
 
 
-async def file_feedbacks(ctx: Context, drafts: list[FeedbackDraft]) -> list[Filed | Refused]:
+async def file_feedbacks(ctx: Context, drafts: list[FeedbackDraft], *, held: bool = False
+                         ) -> list[Filed | Refused]:
     """Each draft filed, or the refusal that stopped it (nothing of it written); one draft
     a matter. One transaction from the locks to the catch-up (a savepoint inside a
     caller's), so the catch-up plans with the facts read here: nobody else changes the
-    held matters."""
+    held matters. `held`: the caller read the matters with `read_held` in its transaction."""
     if len({d.matter.id for d in drafts}) < len(drafts):
         raise ValueError("file_feedbacks takes one feedback a matter")
     async with in_transaction():
-        await hold_many([d.matter for d in drafts])
+        if not held:
+            await hold_many([d.matter for d in drafts])
         refusals = await refused(drafts)
         going = [d for d in drafts if d.matter.id not in refusals]
         filed = await file_all(ctx, going) if going else {}
@@ -100,11 +102,11 @@ async def file_all(ctx: Context, drafts: list[FeedbackDraft]) -> dict[int, Filed
     nodes = await refresh_many_nodes(ctx, matters, facts)
     rows = []
     for d in drafts:
-        node = nodes[d.matter.id]
+        node = nodes[d.matter.id].satisfied
         rows.append(Feedback(matter=d.matter, person=d.person, channel=d.channel,
                              ack_only=d.ack_only, text=d.text, at=now,
                              node_key=node.key if node else None,
-                             late=bool(node and node.due_at < now)))
+                             late=bool(node and node.due < now)))
     await insert_feedback(rows)
     await ScoreEvent.bulk_create([score_event(row.matter, LATE_PENALTY, "overdue_feedback",
                                               now) for row in rows if row.late])  # R32
@@ -113,8 +115,9 @@ async def file_all(ctx: Context, drafts: list[FeedbackDraft]) -> dict[int, Filed
     await write_states(matters)
     headings = await forward_many(ctx, [Forward(d.matter, "ack" if d.ack_only else "progress",
                                                 d.text, d.person) for d in drafts], now)
-    await catch_up_many(ctx, [m.id for m in matters], skip_locked=False, facts=facts)
-    return {row.matter.id: Filed(row, facts[row.matter.id], headings) for row in rows}
+    await catch_up_many(ctx, [m.id for m in matters], skip_locked=False, facts=facts,
+                        held=matters)
+    return {row.matter.id: Filed(row, nodes[row.matter.id].states, headings) for row in rows}
 
 
 async def insert_feedback(rows: list[Feedback]) -> None:

@@ -7,15 +7,16 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from dispatch.pacing import paced
 from dispatch.wakeup import is_postgres
 from models import Matter, Node, Person
 from scheduler.clock import as_utc
-from scheduler.rules import Audience, Kind, MatterFacts, node_states
+from scheduler.rules import Audience, Kind, MatterFacts, NodeState, node_states
+from scheduler.rules import Node as ClockNode
 from workflow import recipients
-from workflow.bulk import update_many
+from workflow.bulk import plain_values, update_many
 from workflow.chase import Headings, load_headings, message_context
 from workflow.context import Context
 from workflow.delivery import letters, write_letters
@@ -43,12 +44,18 @@ async def hold_many(matters: list[Matter]) -> None:
     deadlocking."""
     if not is_postgres() or not matters:
         return
-    fresh = {m.id: m for m in await Matter.filter(id__in=[m.id for m in matters])
-             .order_by("id").select_for_update(no_key=True)}
+    fresh = {m.id: m for m in await read_held([m.id for m in matters])}
     for matter in matters:
         row = fresh[matter.id]
         for name in matter._meta.db_fields:
             setattr(matter, name, getattr(row, name, None))
+
+
+async def read_held(ids: list[int]) -> list[Matter]:
+    """The matters read and held (`hold_many`) in one statement, for a caller that has not
+    read them yet."""
+    query = Matter.filter(id__in=ids).order_by("id")
+    return await (query.select_for_update(no_key=True) if is_postgres() else query)
 
 
 async def check_may(matter: Matter, person: Person, action: Action,
@@ -62,43 +69,63 @@ async def check_may(matter: Matter, person: Person, action: Action,
         raise Refused("matter_closed", code=matter.code)
 
 
-async def refresh_nodes(ctx: Context, matter: Matter, facts: MatterFacts) -> Node | None:
+@dataclass(frozen=True)
+class Refreshed:
+    """A matter's nodes as the clock sees them now, each with when it was satisfied, and
+    the node a feedback filed just now satisfied, if any."""
+
+    states: list[NodeState]
+    satisfied: ClockNode | None
+
+
+class NodeRow(NamedTuple):
+    """The columns of a stored node row that keeping it in step compares."""
+
+    id: int
+    matter_id: int
+    key: str
+    due_at: datetime
+    satisfied_at: datetime | None
+
+
+async def refresh_nodes(ctx: Context, matter: Matter, facts: MatterFacts) -> Refreshed:
     """Keep the matter's node rows (its schedule, for display and plan) in step with the
-    clock's own rule, from the matter's `facts` as they stand now; return the node a
-    feedback filed just now satisfied, if any."""
+    clock's own rule, from the matter's `facts` as they stand now."""
     return (await refresh_many_nodes(ctx, [matter], {matter.id: facts}))[matter.id]
 
 
 async def refresh_many_nodes(ctx: Context, matters: list[Matter],
-                             facts: dict[int, MatterFacts]) -> dict[int, Node | None]:
-    """`refresh_nodes` for many matters: their rows read, made and changed at once."""
+                             facts: dict[int, MatterFacts]) -> dict[int, Refreshed]:
+    """`refresh_nodes` for many matters: their rows read, made and changed at once (read as
+    plain values: a batch compares thousands)."""
     now = ctx.clock.now()
-    existing: dict[int, dict[str, Node]] = defaultdict(dict)
-    for node in await Node.filter(matter_id__in=[m.id for m in matters]):
-        existing[node.matter_id][node.key] = node
-    made, changed, fresh = [], [], {}
+    existing: dict[int, dict[str, NodeRow]] = defaultdict(dict)
+    for values in await plain_values(Node.filter(matter_id__in=[m.id for m in matters])
+                                     .values_list(*NodeRow._fields)):
+        row = NodeRow(*values)
+        existing[row.matter_id][row.key] = row
+    made, changed, refreshed = [], [], {}
     async for matter in paced(matters):
-        fresh[matter.id] = None
-        for state in node_states(facts[matter.id], ctx.policy, ctx.calendar,
-                                 now + NODE_ROWS_AHEAD):
+        states = node_states(facts[matter.id], ctx.policy, ctx.calendar, now + NODE_ROWS_AHEAD)
+        satisfied = None
+        for state in states:
             row = existing[matter.id].get(state.node.key)
             before = row.satisfied_at if row else None
             if row is None:
-                row = Node(matter_id=matter.id, key=state.node.key, due_at=state.node.due,
-                           satisfied_at=state.satisfied_at)
-                made.append(row)
+                made.append(Node(matter_id=matter.id, key=state.node.key, due_at=state.node.due,
+                                 satisfied_at=state.satisfied_at))
             elif (before, row.due_at) != (state.satisfied_at, state.node.due):
                 # a due time moves only on a replan or an imported holiday notice
-                row.satisfied_at, row.due_at = state.satisfied_at, state.node.due
-                changed.append(row)
+                changed.append((row.id, state.satisfied_at and as_utc(state.satisfied_at),
+                                as_utc(state.node.due)))
             if state.satisfied_at == now and before != now:
-                fresh[matter.id] = row
+                satisfied = state.node
+        refreshed[matter.id] = Refreshed(states, satisfied)
     await Node.bulk_create(made)
-    await update_many("node", ("id", "satisfied_at", "due_at"), [
-        (row.id, row.satisfied_at and as_utc(row.satisfied_at), as_utc(row.due_at))
-        for row in changed],
-        types={"id": "integer", "satisfied_at": "timestamptz", "due_at": "timestamptz"})
-    return fresh
+    await update_many("node", ("id", "satisfied_at", "due_at"), changed,
+                      types={"id": "integer", "satisfied_at": "timestamptz",
+                             "due_at": "timestamptz"})
+    return refreshed
 
 
 @dataclass(frozen=True)
@@ -123,7 +150,8 @@ async def forward_many(ctx: Context, forwards: list[Forward], now: datetime) -> 
     """`forward` for many matters: their people and names read, their rows written, at
     once. Returns the headings, which name every matter and sender."""
     matters = [f.matter for f in forwards]
-    directory = await recipients.load_directory(matters)
+    # Only the initiators' people: a batch forwards hundreds of units' replies to a few.
+    directory = await recipients.load_directory(units={m.initiator_id for m in matters})
     headings = await load_headings(matters, [f.person.unit_id for f in forwards])
     rows, people = [], []
     for f in forwards:

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 import replies.batch
 from dispatch.channel import InboundText
 from dispatch.wakeup import is_postgres
-from models import InboundMessage
+from models import ClockAction, Feedback, InboundMessage, Matter, Node, ShortNumber
 from replies.inbound import Inbox
 from replies.store import Status
 from scheduler.clock import SHANGHAI, VirtualClock
@@ -32,6 +32,7 @@ from tests.inbound.conftest import (
     new_matter,
 )
 from tests.statements import counted
+from workflow.bulk import plain_values
 from workflow.context import Context
 
 # (channel, sender, text): a plain mix of what a batch files together and what it leaves
@@ -227,8 +228,36 @@ async def test_issue10_a_second_worker_takes_the_next_senders_not_none(db):
                 claimed = await asyncio.wait_for(replies.batch.claim_batch(2), timeout=10)
                 held = await other.fetchval(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND pid <> pg_backend_pid()")
+                    "AND pid <> pg_backend_pid() AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())")
     finally:
         await other.close()
     assert [r.id for r in claimed] == [r.id for r in waiting[2:4]]
     assert held == 2  # senders 3 and 4; 5 and 6 were never tried
+
+
+async def test_issue10_plain_values_are_the_values_the_orm_reads(db):
+    """`plain_values` (the batch's reads on PostgreSQL, skipping the ORM's conversion):
+    every value it returns, for each kind of column the batch reads — ids, text, booleans,
+    instants, empty instants, an empty outer join — equals what the ORM returns."""
+    inbox = await setup()
+    while await inbox.drain_batch(50):
+        pass
+    await Matter.filter(code="D2").update(closed_at=START)
+    queries = [
+        Feedback.all().order_by("at", "id").values_list(
+            "matter_id", "at", "ack_only", "returned_at", "late", "node_key"),
+        Node.all().order_by("id").values_list("id", "matter_id", "key", "due_at",
+                                              "satisfied_at"),
+        Matter.all().order_by("assigned_at", "id").values_list(
+            "id", "code", "lead_id", "cooperating__id", "closed_at"),
+        ShortNumber.all().order_by("id").values_list("person_id", "matter_id", "number",
+                                                     "released_at"),
+        ClockAction.all().order_by("id").values_list("matter_id", "key"),
+    ]
+    for query in queries:
+        through_orm = await query
+        plain = await plain_values(query)
+        assert through_orm and plain == through_orm
+        assert [[type(v) for v in row] for row in plain] == [
+            [type(v) for v in row] for row in through_orm]
