@@ -1,7 +1,8 @@
 """What every long-connection SMS protocol needs around its own messages: stay connected
 with jittered exponential backoff, and say why a connection ended.
 
-(CMPP uses this; the SMPP adapter has the same logic inline and can move onto it.)
+(CMPP uses this loop; the SMPP adapter, which also counts crashed binds, has a loop of its
+own and shares `reconnect_delay`.)
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from dispatch.channel import FailureKind, InboundSink, InboundText, Outgoing, SendResult
+from sms_gateway.long_link import reconnect_delay
 from sms_gateway.smpp_inbound import (
     IdBase,
     MessageIds,
@@ -317,9 +317,7 @@ class _Bind:
 
     def _backoff(self, failures: int) -> float:
         s = self._channel.settings
-        delay = min(s.reconnect_backoff_max, s.reconnect_backoff_min * 2 ** min(failures, 30))
-        # Jitter keeps a fleet of gateways from re-binding in lockstep after an outage.
-        return delay * random.uniform(0.5, 1.0)
+        return reconnect_delay(failures, s.reconnect_backoff_min, s.reconnect_backoff_max)
 
     async def _bind(self) -> _Session:
         s = self._channel.settings

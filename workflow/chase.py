@@ -105,9 +105,10 @@ async def catch_up_many(ctx: Context, ids: list[int], *, skip_locked: bool,
     and changed them there (they are not read again)."""
     now = ctx.clock.now()
     async with in_transaction():
-        matters = [m for m in held if m.state not in FINISHED] if held is not None else (
-            await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
-                "id").select_for_update(skip_locked=skip_locked, no_key=True))
+        if held is None:
+            held = await Matter.filter(id__in=ids).exclude(state__in=list(FINISHED)).order_by(
+                "id").select_for_update(skip_locked=skip_locked, no_key=True)
+        matters = [m for m in held if m.state not in FINISHED]
         work = await planned(ctx, matters, now, facts or await many_facts(matters))
         wrote = await carry_out(ctx, work, now)
         await update_many("matter", ("id", "next_action_at"),

@@ -25,7 +25,11 @@ async def many_facts(matters: list[Matter]) -> dict[int, MatterFacts]:
     """The facts of every matter, read in two queries whatever their number."""
     ids = [m.id for m in matters]
     reports: dict[int, list[Report]] = defaultdict(list)
-    for matter_id, at, ack_only, returned_at in await report_rows(ids):
+    # Plain values: a matter's reports (hundreds, for a long-running one) are all read again
+    # at each of its feedbacks.
+    for matter_id, at, ack_only, returned_at in await plain_values(Feedback.filter(
+            matter_id__in=ids).order_by("at", "id").values_list(
+            "matter_id", "at", "ack_only", "returned_at")):
         reports[matter_id].append(Report(at, ack_only, returned_at))
     pauses: dict[int, list[tuple[datetime, datetime | None]]] = defaultdict(list)
     for matter_id, filed_at, decided_at, status in await plain_values(Application.filter(
@@ -46,15 +50,6 @@ async def many_facts(matters: list[Matter]) -> dict[int, MatterFacts]:
         continuing_until=m.continuing_until,
         policy=policy_from_json(m.policy) if m.policy else None,
     ) for m in matters}
-
-
-async def report_rows(matter_ids: list[int]) -> list[tuple]:
-    """(matter id, at, ack only, returned at) of the matters' reports, in time order. A
-    matter's reports are all read again at each of its feedbacks, and a long-running one
-    has hundreds: plain values (`plain_values`), which do not hold the event loop (and the
-    webhooks beside it) for tens of milliseconds a batch."""
-    return await plain_values(Feedback.filter(matter_id__in=matter_ids).order_by(
-        "at", "id").values_list("matter_id", "at", "ack_only", "returned_at"))
 
 
 async def snapshot_missing(policy: Policy) -> int:
