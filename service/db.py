@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.client import TransactionContextPooled
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.migrations.api import migrate as run_migrations
@@ -30,12 +31,40 @@ def tortoise_config(database_url: str, inline: bool = False) -> dict[str, Any]:
     loop's thread (`service.inline_sqlite`; `duban simulate` only)."""
     return {
         "connections": {"default": inline_sqlite.connection(database_url) if inline
-                        else with_pool_size(database_url)},
+                        else connection_config(database_url)},
         "apps": {APP: {"models": ["models"], "migrations": "models.migrations",
                        "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+class SessionlessConnection(asyncpg.Connection):
+    """A pool connection that is given back without asyncpg's reset statements.
+
+    asyncpg resets every connection it takes back into its pool (`SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`): a round trip and four
+    statements each time a statement outside a transaction, or a transaction, ends: a
+    quarter of the dispatcher's CPU and the database's a message (bench/inbound_webhook.py's
+    answers). duban leaves no session state on a pool connection to reset: its advisory
+    locks are transaction-scoped (`pg_try_advisory_xact_lock`), LISTEN has a connection of
+    its own (`dispatch.wakeup`), nothing SETs a session setting or opens a cursor outside a
+    transaction. A transaction left open is still rolled back: asyncpg does that before the
+    reset statement, which is all this leaves out."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def connection_config(database_url: str) -> str | dict[str, Any]:
+    """The tortoise connection for a URL: PostgreSQL through asyncpg with our pool size and
+    `SessionlessConnection`; others as given."""
+    url = with_pool_size(database_url)
+    config = expand_db_url(url) if urlsplit(url).scheme in POSTGRES_SCHEMES else {}
+    if config.get("engine") != "tortoise.backends.asyncpg":
+        return url
+    config["credentials"]["connection_class"] = SessionlessConnection
+    return config
 
 
 def with_pool_size(database_url: str) -> str:
