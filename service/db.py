@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 from tortoise import Tortoise
-from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.client import TransactionContextPooled
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.migrations.api import migrate as run_migrations
 

@@ -2,64 +2,72 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tortoise.queryset import ValuesListQuery
 from tortoise.transactions import in_transaction
 
-from dispatch.outbox import parameters, placeholders
+from dispatch.outbox import placeholders, rows_parameters, rows_source, unnested
 from dispatch.wakeup import is_postgres
 
-MAX_PARAMETERS = 30000  # asyncpg allows 32767 per statement, SQLite 32766
+MAX_PARAMETERS = 30000  # SQLite allows 32766 a statement
 
 
 async def insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                     unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
+                     unique: Sequence[str], returning: Sequence[str], *,
+                     types: Mapping[str, str]) -> list[tuple]:
     """Insert `rows`, leaving out each whose `unique` columns are taken already (by an
     earlier row or by another instance's transaction, which the insert waits for); returns
     `returning` of the rows inserted. A caller that acts only on those acts once. With no
-    `unique` columns every row is inserted."""
+    `unique` columns every row is inserted. `types`: the PostgreSQL types of the columns
+    that are not text (`dispatch.outbox.rows_source`)."""
     found: list[tuple] = []
-    per_statement = max(1, MAX_PARAMETERS // len(columns))
-    for start in range(0, len(rows), per_statement):
-        found += await _insert_new(table, columns, rows[start:start + per_statement], unique,
-                                   returning)
+    for chunk in chunks(rows, len(columns)):
+        found += await _insert_new(table, columns, chunk, unique, returning, types)
     return found
 
 
 async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                      unique: Sequence[str], returning: Sequence[str]) -> list[tuple]:
+                      unique: Sequence[str], returning: Sequence[str],
+                      types: Mapping[str, str]) -> list[tuple]:
     if not rows:
         return []
     skip = f"ON CONFLICT ({', '.join(unique)}) DO NOTHING " if unique else ""
-    sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-           f"{placeholders(len(rows), len(columns))} {skip}RETURNING {', '.join(returning)}")
-    values = [value for row in rows for value in row]
+    sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
+           f"{rows_source(columns, len(rows), types)} {skip}RETURNING {', '.join(returning)}")
     async with in_transaction() as connection:  # the caller's transaction, if it has one
-        result = await connection.execute_query_dict(sql, values)
+        result = await connection.execute_query_dict(sql, rows_parameters(rows, len(columns)))
     return [tuple(r[c] for c in returning) for r in result]
 
 
 async def update_many(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                      types: dict[str, str]) -> None:
+                      types: Mapping[str, str]) -> None:
     """Set each row's values of `columns[1:]` where `columns[0]` (the key) is its first
-    value, in one statement a chunk: the rows' values differ, so the UPDATE joins a VALUES
-    list. `types`: the PostgreSQL types of the columns that are not text (it types an
-    untyped parameter as text); SQLite takes the values as they are."""
-    per_statement = max(1, MAX_PARAMETERS // len(columns))
-    typed = types if is_postgres() else {}
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
-        marks = iter(parameters(len(chunk) * len(columns)))
-        values = ", ".join("(" + ", ".join(
-            f"CAST({next(marks)} AS {typed[column]})" if column in typed else next(marks)
-            for column in columns) + ")" for _ in chunk)
-        key, *rest = columns
-        sql = (f"WITH v ({', '.join(columns)}) AS (VALUES {values}) UPDATE {table} SET "
-               f"{', '.join(f'{c} = v.{c}' for c in rest)} FROM v WHERE {table}.{key} = v.{key}")
+    value, in one statement a chunk: the rows' values differ, so the UPDATE joins them as a
+    relation (PostgreSQL: `dispatch.outbox.unnested`, `types` the columns that are not
+    text; SQLite: a VALUES list, the values as they are)."""
+    key, *rest = columns
+    sets = ", ".join(f"{c} = v.{c}" for c in rest)
+    for chunk in chunks(rows, len(columns)):
+        if is_postgres():
+            sql = (f"UPDATE {table} SET {sets} FROM {unnested(columns, types)} "
+                   f"WHERE {table}.{key} = v.{key}")
+        else:
+            sql = (f"WITH v ({', '.join(columns)}) AS (VALUES "
+                   f"{placeholders(len(chunk), len(columns))}) UPDATE {table} SET {sets} "
+                   f"FROM v WHERE {table}.{key} = v.{key}")
         async with in_transaction() as connection:  # the caller's transaction, if it has one
-            await connection.execute_query(sql, [value for row in chunk for value in row])
+            await connection.execute_query(sql, rows_parameters(chunk, len(columns)))
+
+
+def chunks(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Sequence[Any]]]:
+    """The rows in statements' worth: SQLite's parameters a statement are limited;
+    PostgreSQL's arrays are one parameter a column, whatever their length."""
+    if not rows:
+        return []
+    per_statement = len(rows) if is_postgres() else max(1, MAX_PARAMETERS // width)
+    return [rows[start:start + per_statement] for start in range(0, len(rows), per_statement)]
 
 
 async def plain_values(query: ValuesListQuery) -> list[tuple]:

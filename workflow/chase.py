@@ -236,7 +236,9 @@ async def claim(due: list[tuple[Matter, Action, bool, datetime]]) -> set[tuple[i
             for m, a, stale, at in due]
     return set(await insert_new(ClockAction._meta.db_table,
                                 ("matter_id", "key", "kind", "due_at", "done_at", "skipped"),
-                                rows, unique=("matter_id", "key"), returning=("matter_id", "key")))
+                                rows, unique=("matter_id", "key"), returning=("matter_id", "key"),
+                                types={"matter_id": "integer", "due_at": "timestamptz",
+                                       "done_at": "timestamptz", "skipped": "boolean"}))
 
 
 @dataclass

@@ -24,6 +24,8 @@ from workflow.steps import Forward, check_may, forward_many, hold_many, refresh_
 LATE_PENALTY = "-0.1"  # R32: a feedback after its node's deadline
 FEEDBACK_COLUMNS = ("matter_id", "person_id", "channel", "ack_only", "text", "at", "node_key",
                     "late")
+FEEDBACK_TYPES = {"matter_id": "integer", "person_id": "integer", "ack_only": "boolean",
+                  "at": "timestamptz", "late": "boolean"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ async def insert_feedback(rows: list[Feedback]) -> None:
     values = [(r.matter.id, r.person.id, r.channel, r.ack_only, r.text, r.at.astimezone(UTC),
                r.node_key, r.late) for r in rows]
     ids = dict(await insert_new("feedback", FEEDBACK_COLUMNS, values, unique=(),
-                                returning=("matter_id", "id")))
+                                returning=("matter_id", "id"), types=FEEDBACK_TYPES))
     for row in rows:
         row.id = ids[row.matter.id]
         row._saved_in_db = True
