@@ -26,14 +26,22 @@ RECHECKS = (0.02, 0.1, 0.5)
 _waiting: dict[str, set[asyncio.Event]] = {}  # topic -> the events of this process's loops
 
 
+def wake_here(topic: str) -> None:
+    """Wake this process's loops of `topic` (no NOTIFY). An `announce` inside a transaction
+    wakes them at once, before the commit, and other instances at the commit: a loop that
+    looked too early (its rechecks spent while a slow transaction went on) is woken again
+    by this after the commit."""
+    for event in _waiting.get(topic, ()):
+        event.set()
+
+
 def is_postgres() -> bool:
     return Tortoise.get_connection("default").capabilities.dialect == "postgres"
 
 
 async def announce(topic: str) -> None:
     """Rows for `topic` are there: wake its loops in this process and in every instance."""
-    for event in _waiting.get(topic, ()):
-        event.set()
+    wake_here(topic)
     if is_postgres():
         await Tortoise.get_connection("default").execute_query(
             "SELECT pg_notify($1, '')", [topic])

@@ -37,11 +37,11 @@ from tortoise.transactions import in_transaction
 from dispatch import metrics
 from dispatch.channel import InboundText, Receipt
 from dispatch.group_commit import GroupCommit
+from dispatch.outbox import NOTIFY_CHANNEL, create_row, insert_rows, message_rows
 from dispatch.outbox import announce as announce_outbox
-from dispatch.outbox import create_row, insert_rows, message_rows
 from dispatch.pacing import paced
 from dispatch.receipts import apply_receipt
-from dispatch.wakeup import announce, is_postgres
+from dispatch.wakeup import announce, is_postgres, wake_here
 from models import (
     Application,
     ApplicationStatus,
@@ -182,6 +182,8 @@ class Inbox:
             async with in_transaction():
                 rows = await claim_batch(limit)
                 await self.process_rows(rows)
+            if rows:
+                wake_here(NOTIFY_CHANNEL)  # the answers are committed now
         except Exception:
             if not rows:
                 raise
@@ -210,6 +212,7 @@ class Inbox:
                     return False
                 claimed = row.id
                 await self.process_rows([row])
+            wake_here(NOTIFY_CHANNEL)  # the answer is committed now
         except Exception as exc:
             if claimed is None:
                 raise

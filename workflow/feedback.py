@@ -112,9 +112,12 @@ async def file_all(ctx: Context, drafts: list[FeedbackDraft]) -> dict[int, Filed
     await insert_feedback(rows)
     await ScoreEvent.bulk_create([score_event(row.matter, LATE_PENALTY, "overdue_feedback",
                                               now) for row in rows if row.late])  # R32
-    await AuditEntry.bulk_create([moved(d.matter, d.event, Actor(d.person, d.channel), now,
-                                        node=row.node_key) for d, row in zip(drafts, rows, strict=True)])
-    await write_states(matters)
+    entries = [moved(d.matter, d.event, Actor(d.person, d.channel), now, node=row.node_key)
+               for d, row in zip(drafts, rows, strict=True)]
+    await AuditEntry.bulk_create(entries)
+    # Only the matters whose state moved (a unit's first receipt or report): the matters are
+    # held and read in this transaction, so the others' stored state is what they hold.
+    await write_states([e.matter for e in entries if e.before != e.after])
     headings = await forward_many(ctx, [Forward(d.matter, "ack" if d.ack_only else "progress",
                                                 d.text, d.person) for d in drafts], now)
     await catch_up_many(ctx, [m.id for m in matters], skip_locked=False, facts=facts,

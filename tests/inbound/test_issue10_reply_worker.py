@@ -191,6 +191,33 @@ async def test_issue10_the_answer_goes_out_on_the_wake_up_not_at_a_tick(org, ctx
     assert answer.kind == "reply"
 
 
+class SlowToCommit(Inbox):
+    """A batch whose transaction goes on after its answers were announced (a loaded
+    machine): the dispatcher, woken at the announcement, finds nothing committed yet."""
+
+    async def process_rows(self, rows: list[InboundMessage]) -> None:
+        await super().process_rows(rows)
+        await asyncio.sleep(0.3)
+
+
+async def test_issue10_an_answer_committed_after_the_dispatchers_rechecks_still_goes_out(
+        org, ctx, clock, monkeypatch):
+    """The in-process wake-up comes before the batch commits (its NOTIFY at the commit,
+    to other instances); with this process's rechecks spent before the commit and both
+    polls an hour away, the wake-up after the commit is what sends the answer."""
+    monkeypatch.setattr("dispatch.wakeup.RECHECKS", (0.001,))
+    await new_matter(ctx, "D1")
+    channel = ScriptedChannel("sms")
+    dispatcher = Dispatcher({"sms": channel}, Renderer("【督办】"), clock, "answers")
+    inbox = SlowToCommit(ctx, later=True)
+    async with running(ReplyWorker(inbox, poll_seconds=NEVER),
+                       DispatchLoop(dispatcher, poll_seconds=NEVER)):
+        await inbox.inbound(sms(OPERATOR, "D1 收到", 1))
+        row = await InboundMessage.get(sender=f"+86{OPERATOR}")
+        [answer] = await until_answer(row)
+        await until(lambda: answer.id in channel.ids(), seconds=10.0)
+
+
 async def until_answer(row: InboundMessage) -> list:
     await until(lambda: answers(row))
     return await answers(row)
