@@ -1,9 +1,11 @@
 """Issue 10: the reply worker's batches against one message at a time, in the same run.
 
-    .venv/bin/python bench/reply_batch.py [--replies 2000] [--matters 500] [--quick]
+    .venv/bin/python bench/reply_batch.py [--replies 2000] [--matters 500] [--units 50]
+        [--quick]
 
-PostgreSQL (a fresh database), the organisation of `bench/inbound_webhook.py` (50 units,
-one operator each, the matters spread over them). `--replies` progress reports ("D… 进展 …",
+PostgreSQL (a fresh database), the organisation of `bench/inbound_webhook.py` (`--units`
+units, 50 by default, one operator replying each, the matters spread over them: a batch
+holds one message a sender, so at most that many). `--replies` progress reports ("D… 进展 …",
 cycling over the matters) are stored raw, as the webhooks store them; then the reply worker
 (`ReplyWorker.run_once`: batches of up to 250 senders) parses, applies and answers them. The
 same replies are then stored again and processed one message at a time (`Inbox.drain`, a
@@ -28,7 +30,7 @@ from dispatch.channel import InboundText  # noqa: E402
 from tests.statements import counted  # noqa: E402
 
 
-async def run(replies: int, matters: int) -> None:
+async def run(replies: int, matters: int, units: int) -> None:
     from replies.inbound import Inbox
     from replies.worker import ReplyWorker
     from scheduler.clock import SystemClock
@@ -36,7 +38,7 @@ async def run(replies: int, matters: int) -> None:
     from workflow.context import Context
 
     url = await fresh_database("bench_f_reply_batch")
-    pairs = await seed(url, matters, units=min(50, matters))
+    pairs = await seed(url, matters, units=min(units, matters))
     await open_database(url)
     try:
         inbox = Inbox(Context(clock=SystemClock()), later=True)
@@ -70,9 +72,10 @@ def main() -> None:
     parser = arguments(__doc__, "500 replies on 50 matters")
     parser.add_argument("--replies", type=int, default=2000)
     parser.add_argument("--matters", type=int, default=500)
+    parser.add_argument("--units", type=int, default=50)
     args = parser.parse_args()
     replies, matters = (500, 50) if args.quick else (args.replies, args.matters)
-    asyncio.run(run(replies, matters))
+    asyncio.run(run(replies, matters, args.units))
 
 
 if __name__ == "__main__":
