@@ -178,16 +178,7 @@ async def test_issue10_the_answer_goes_out_on_the_wake_up_not_at_a_tick(org, ctx
     virtual clock standing still and both polls never due (an hour away): only the wake-ups
     can have carried it. How fast is the bench's figure (`bench/inbound_webhook.py`), not a
     timed test's: a loaded machine must not fail it."""
-    await new_matter(ctx, "D1")
-    channel = ScriptedChannel("sms")
-    dispatcher = Dispatcher({"sms": channel}, Renderer("【督办】"), clock, "answers")
-    inbox = Inbox(ctx, later=True)
-    async with running(ReplyWorker(inbox, poll_seconds=NEVER),
-                       DispatchLoop(dispatcher, poll_seconds=NEVER)):
-        await inbox.inbound(sms(OPERATOR, "D1 收到", 1))
-        row = await InboundMessage.get(sender=f"+86{OPERATOR}")
-        [answer] = await until_answer(row)
-        await until(lambda: answer.id in channel.ids())
+    answer = await answered_on_wake_ups(ctx, clock, Inbox(ctx, later=True))
     assert answer.kind == "reply"
 
 
@@ -206,16 +197,22 @@ async def test_issue10_an_answer_committed_after_the_dispatchers_rechecks_still_
     to other instances); with this process's rechecks spent before the commit and both
     polls an hour away, the wake-up after the commit is what sends the answer."""
     monkeypatch.setattr("dispatch.wakeup.RECHECKS", (0.001,))
+    await answered_on_wake_ups(ctx, clock, SlowToCommit(ctx, later=True), seconds=10.0)
+
+
+async def answered_on_wake_ups(ctx, clock, inbox: Inbox, seconds: float = 60.0):
+    """A receipt stored while the worker and the dispatcher loop (polls never due) run:
+    its answer, once the channel has sent it."""
     await new_matter(ctx, "D1")
     channel = ScriptedChannel("sms")
     dispatcher = Dispatcher({"sms": channel}, Renderer("【督办】"), clock, "answers")
-    inbox = SlowToCommit(ctx, later=True)
     async with running(ReplyWorker(inbox, poll_seconds=NEVER),
                        DispatchLoop(dispatcher, poll_seconds=NEVER)):
         await inbox.inbound(sms(OPERATOR, "D1 收到", 1))
         row = await InboundMessage.get(sender=f"+86{OPERATOR}")
         [answer] = await until_answer(row)
-        await until(lambda: answer.id in channel.ids(), seconds=10.0)
+        await until(lambda: answer.id in channel.ids(), seconds=seconds)
+    return answer
 
 
 async def until_answer(row: InboundMessage) -> list:
