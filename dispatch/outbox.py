@@ -94,12 +94,13 @@ OUTBOUND_TYPES = {"matter_id": "integer", "person_id": "integer", "unit_id": "in
 
 
 async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Write `rows` and their first history entry in one statement each; a row whose dedup
-    key is taken already is left out, so a repeated call writes nothing twice. A row may
-    name its own `written_at` (`duban simulate` writes a stretch of moments at once).
-    Returns the written rows as the database holds them (`as_models` makes models of them):
-    a clock tick writes thousands and needs few of their fields."""
-    if len(rows) > INSERT_CHUNK:  # a statement's parameters are limited (SQLite, asyncpg)
+    """Write `rows` and their first history entry (PostgreSQL: in one statement; SQLite:
+    one statement each); a row whose dedup key is taken already is left out, so a repeated
+    call writes nothing twice. A row may name its own `written_at` (`duban simulate` writes
+    a stretch of moments at once). Returns the written rows as the database holds them
+    (`as_models` makes models of them): a clock tick writes thousands and needs few of
+    their fields."""
+    if len(rows) > INSERT_CHUNK:  # SQLite's parameters a statement are limited
         written = []
         for start in range(0, len(rows), INSERT_CHUNK):
             written += await insert_rows(rows[start:start + INSERT_CHUNK], now)
@@ -113,17 +114,23 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[dict[st
     sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) "
            f"{rows_source(COLUMNS, len(rows), OUTBOUND_TYPES)} "
            "ON CONFLICT (dedup_key) DO NOTHING RETURNING *")
+    bound = rows_parameters(values, len(COLUMNS))
     async with in_transaction() as connection:
-        written = sorted(await connection.execute_query_dict(
-            sql, rows_parameters(values, len(COLUMNS))), key=lambda r: r["id"])
-        if written:  # the history copies `created_at` as stored: no datetime parsed here
-            ids = [r["id"] for r in written]
-            await connection.execute_query(
-                "INSERT INTO message_event (message_id, status, at, detail) "
-                f"SELECT id, {parameters(1)[0]}, created_at, '' FROM outbound_message "
-                f"WHERE {any_of('id', len(ids), first=2)} ORDER BY id",
-                [MessageStatus.PENDING.value, *ids_parameters(ids)])
-    return written
+        if is_postgres():  # the history in the same statement: one round trip, no read back
+            written = await connection.execute_query_dict(
+                f"WITH written AS ({sql}), history AS (INSERT INTO message_event "
+                "(message_id, status, at, detail) SELECT id, status, created_at, '' "
+                "FROM written ORDER BY id) SELECT * FROM written", bound)
+        else:
+            written = await connection.execute_query_dict(sql, bound)
+            if written:  # the history copies `created_at` as stored: no datetime parsed here
+                ids = [r["id"] for r in written]
+                await connection.execute_query(
+                    "INSERT INTO message_event (message_id, status, at, detail) "
+                    "SELECT id, ?, created_at, '' FROM outbound_message "
+                    f"WHERE id IN ({', '.join(parameters(len(ids)))}) ORDER BY id",
+                    [MessageStatus.PENDING.value, *ids])
+    return sorted(written, key=lambda r: r["id"])
 
 
 def as_models(written: list[dict[str, Any]]) -> list[OutboundMessage]:
@@ -156,18 +163,6 @@ def rows_parameters(rows: Sequence[Sequence[Any]], width: int) -> list[Any]:
     if is_postgres():
         return [list(column) for column in zip(*rows, strict=True)] or [[] for _ in range(width)]
     return [value for row in rows for value in row]
-
-
-def any_of(column: str, count: int, first: int = 1) -> str:
-    """`column` is one of `count` values (`ids_parameters`): on PostgreSQL one array
-    parameter, so the text is the same whatever their number."""
-    if is_postgres():
-        return f"{column} = ANY(${first}::integer[])"
-    return f"{column} IN ({', '.join(parameters(count, first))})"
-
-
-def ids_parameters(ids: Sequence[int]) -> list[Any]:
-    return [list(ids)] if is_postgres() else list(ids)
 
 
 def placeholders(rows: int, width: int) -> str:
