@@ -100,7 +100,7 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[dict[st
     a stretch of moments at once). Returns the written rows as the database holds them
     (`as_models` makes models of them): a clock tick writes thousands and needs few of
     their fields."""
-    if len(rows) > INSERT_CHUNK:  # SQLite's parameters a statement are limited
+    if len(rows) > INSERT_CHUNK:  # bounded statements (SQLite's parameters are limited)
         written = []
         for start in range(0, len(rows), INSERT_CHUNK):
             written += await insert_rows(rows[start:start + INSERT_CHUNK], now)
@@ -114,7 +114,7 @@ async def insert_rows(rows: list[dict[str, Any]], now: datetime) -> list[dict[st
     sql = (f"INSERT INTO outbound_message ({', '.join(COLUMNS)}) "
            f"{rows_source(COLUMNS, len(rows), OUTBOUND_TYPES)} "
            "ON CONFLICT (dedup_key) DO NOTHING RETURNING *")
-    bound = rows_parameters(values, len(COLUMNS))
+    bound = rows_parameters(values)
     async with in_transaction() as connection:
         if is_postgres():  # the history in the same statement: one round trip, no read back
             written = await connection.execute_query_dict(
@@ -157,11 +157,11 @@ def unnested(columns: Sequence[str], types: Mapping[str, str], first: int = 1) -
     return f"unnest({arrays}) AS v({', '.join(columns)})"
 
 
-def rows_parameters(rows: Sequence[Sequence[Any]], width: int) -> list[Any]:
-    """The parameters of `rows_source` or `unnested`: on PostgreSQL a list a column, on
-    SQLite the values row after row."""
+def rows_parameters(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """The parameters of `rows_source` or `unnested` (some rows): on PostgreSQL a list a
+    column, on SQLite the values row after row."""
     if is_postgres():
-        return [list(column) for column in zip(*rows, strict=True)] or [[] for _ in range(width)]
+        return [list(column) for column in zip(*rows, strict=True)]
     return [value for row in rows for value in row]
 
 

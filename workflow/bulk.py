@@ -37,7 +37,7 @@ async def _insert_new(table: str, columns: Sequence[str], rows: Sequence[Sequenc
     sql = (f"INSERT INTO {table} ({', '.join(columns)}) "
            f"{rows_source(columns, len(rows), types)} {skip}RETURNING {', '.join(returning)}")
     async with in_transaction() as connection:  # the caller's transaction, if it has one
-        result = await connection.execute_query_dict(sql, rows_parameters(rows, len(columns)))
+        result = await connection.execute_query_dict(sql, rows_parameters(rows))
     return [tuple(r[c] for c in returning) for r in result]
 
 
@@ -58,7 +58,7 @@ async def update_many(table: str, columns: Sequence[str], rows: Sequence[Sequenc
                    f"{placeholders(len(chunk), len(columns))}) UPDATE {table} SET {sets} "
                    f"FROM v WHERE {table}.{key} = v.{key}")
         async with in_transaction() as connection:  # the caller's transaction, if it has one
-            await connection.execute_query(sql, rows_parameters(chunk, len(columns)))
+            await connection.execute_query(sql, rows_parameters(chunk))
 
 
 def chunks(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Sequence[Any]]]:
